@@ -1,0 +1,141 @@
+"""Transform's ``preprocessing_fn``: contract examples -> model-ready tensors.
+
+For each modality ``m`` with width ``dim`` and maximum length ``L``:
+
+* ``m``            float32 (batch, L, dim): z-scored frames, zero-padded or
+                   truncated to ``L``;
+* ``m_mask``       int64 (batch, L): 1 for a real frame, 0 for padding;
+* ``m_nonfinite``  int64 (batch,): how many NaN/inf values were cleaned.
+
+Statistics are per dimension and full-pass (a TFT analyzer), computed over
+the real frames only: the raw data holds no padding, and padding is added
+after normalisation, so it can never shift the mean or variance. A
+non-finite value does not enter the statistics and becomes 0 after
+normalisation, i.e. the feature's mean.
+
+``label``, the ids and ``text_len`` pass through unchanged (the ids are the
+Evaluator's slice keys).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from msa_data import contract
+
+DEFAULT_MAX_LENS = {"text": 50, "audio": 50, "video": 50}
+PASSTHROUGH = (contract.LABEL, contract.SEGMENT_ID, contract.VIDEO_ID, contract.DATASET)
+
+# Below this standard deviation a dimension is treated as constant: dividing
+# by ~0 would turn rounding noise into huge values.
+_MIN_STD = 1e-6
+
+
+def mask_key(modality: str) -> str:
+    return f"{modality}_mask"
+
+
+def nonfinite_key(modality: str) -> str:
+    return f"{modality}_nonfinite"
+
+
+def model_input_keys() -> tuple:
+    """Transformed features the Keras model consumes, in a fixed order."""
+    return tuple(contract.MODALITIES) + tuple(mask_key(m) for m in contract.MODALITIES)
+
+
+def frames_from_flat(flat: tf.SparseTensor, lengths: tf.Tensor, dim: int, modality: str,
+                     segment_ids: Optional[tf.Tensor] = None) -> tf.RaggedTensor:
+    """(batch, None) flattened values -> ragged (batch, [len], dim) frames.
+
+    Fails (never reshapes silently) when a row's value count is not
+    ``len * dim``; the error names the modality and the offending segments.
+    """
+    rows = tf.RaggedTensor.from_sparse(flat)
+    lengths = tf.cast(tf.reshape(lengths, [-1]), tf.int64)
+    expected = lengths * dim
+    ok = tf.equal(rows.row_lengths(), expected)
+    data = [f"contract violation: feature {modality}: flattened length is not {modality}_len x {dim}; "
+            "segments:", tf.boolean_mask(segment_ids, ~ok) if segment_ids is not None else "?",
+            "values:", tf.boolean_mask(rows.row_lengths(), ~ok),
+            "expected:", tf.boolean_mask(expected, ~ok)]
+    check = tf.debugging.Assert(tf.reduce_all(ok), data, summarize=5)
+    with tf.control_dependencies([check]):
+        values = tf.reshape(rows.values, [-1, dim])
+    return tf.RaggedTensor.from_row_lengths(values, lengths, validate=False)
+
+
+def pad_and_mask(frames: tf.RaggedTensor, max_len: int):
+    """Truncates/zero-pads ragged (batch, [len], dim) to (batch, max_len, dim).
+
+    Returns ``(dense, mask)``; ``mask`` is int64 (batch, max_len).
+    """
+    kept = frames[:, :max_len]
+    dim = frames.values.shape[-1]
+    dense = kept.to_tensor(default_value=0.0, shape=[None, max_len, dim])
+    mask = tf.sequence_mask(kept.row_lengths(), maxlen=max_len, dtype=tf.int64)
+    return dense, mask
+
+
+def finite_moments(values: tf.Tensor):
+    """Full-pass per-dimension mean and std of (frames, dim) over finite values."""
+    finite = tf.math.is_finite(values)
+    # float64 sums: MOSEI has ~10^6 frames and COVAREP values in the hundreds.
+    x = tf.where(finite, tf.cast(values, tf.float64), tf.zeros_like(values, tf.float64))
+    count = tft.sum(tf.cast(finite, tf.float64), reduce_instance_dims=False)
+    total = tft.sum(x, reduce_instance_dims=False)
+    total_sq = tft.sum(tf.square(x), reduce_instance_dims=False)
+    n = tf.maximum(count, 1.0)
+    mean = total / n
+    var = tf.maximum(total_sq / n - tf.square(mean), 0.0)
+    std = tf.sqrt(var)
+    std = tf.where(std < _MIN_STD, tf.ones_like(std), std)
+    return mean, std
+
+
+def normalize_frames(frames: tf.RaggedTensor):
+    """Z-scores ragged frames with full-pass stats; cleans non-finite values.
+
+    Returns ``(normalized ragged frames, per-example non-finite count)``.
+    """
+    values = frames.values
+    mean, std = finite_moments(values)
+    finite = tf.math.is_finite(values)
+    z = (tf.cast(values, tf.float64) - mean) / std
+    z = tf.where(finite, z, tf.zeros_like(z))
+    normalized = frames.with_values(tf.cast(z, tf.float32))
+    bad = frames.with_values(tf.cast(~finite, tf.int64))
+    nonfinite = tf.reduce_sum(tf.reduce_sum(bad, axis=2), axis=1)
+    return normalized, nonfinite
+
+
+def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Optional[Dict[str, Any]] = None):
+    """TFX Transform entry point.
+
+    ``custom_config`` may set ``dims`` and ``max_lens`` ({modality: int});
+    defaults are the contract's dims and 50 frames per modality.
+    """
+    custom_config = custom_config or {}
+    dims = {**contract.DEFAULT_DIMS, **(custom_config.get("dims") or {})}
+    max_lens = {**DEFAULT_MAX_LENS, **(custom_config.get("max_lens") or {})}
+    segment_ids = inputs.get(contract.SEGMENT_ID)
+
+    outputs = {}
+    for modality in contract.MODALITIES:
+        lengths = inputs[contract.length_key(modality)]
+        frames = frames_from_flat(inputs[modality], lengths, dims[modality], modality, segment_ids)
+        normalized, nonfinite = normalize_frames(frames)
+        dense, mask = pad_and_mask(normalized, max_lens[modality])
+        outputs[modality] = dense
+        outputs[mask_key(modality)] = mask
+        outputs[nonfinite_key(modality)] = nonfinite
+    outputs[contract.length_key("text")] = tf.reshape(
+        tf.cast(inputs[contract.length_key("text")], tf.int64), [-1])
+
+    for key in PASSTHROUGH:
+        if key in inputs:
+            outputs[key] = inputs[key]
+    return outputs
