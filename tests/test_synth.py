@@ -1,0 +1,329 @@
+"""Tests of the built-in synthetic data generator (``msa-synth``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from msa_data import contract, synth  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CSV_PATH = os.path.join(REPO, "msa_data", "mosi_opinion_labels.csv")
+FOLDS_PATH = os.path.join(REPO, "msa_data", "standard_folds.json")
+
+
+def _real_mosi():
+    """``{split: [(segment_id, video_id, label)]}`` straight from the package files."""
+    with open(FOLDS_PATH) as fh:
+        folds = json.load(fh)["mosi"]
+    split_of = {v: s for s in contract.SPLITS for v in folds[s]}
+    out = {s: [] for s in contract.SPLITS}
+    with open(CSV_PATH) as fh:
+        for _a, _b, vid, idx, label in csv.reader(fh):
+            out[split_of[vid]].append((f"{vid}_{idx}", vid, float(label)))
+    return out
+
+
+def _records(path):
+    import tensorflow as tf
+
+    return [bytes(r) for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
+
+
+def _files(folder):
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as fh:
+            out[name] = fh.read()
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_mosi(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mosi") / "data"
+    result = synth.generate(str(out), size="mosi", seed=0)
+    segments = {
+        s: list(contract.read_split(contract.split_path(str(out), s))) for s in contract.SPLITS
+    }
+    return str(out), result, segments
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_mosi_plan_follows_real_folds_and_labels():
+    plan = synth.plan_splits("mosi")
+    real = _real_mosi()
+    assert {s: len(v) for s, v in plan.items()} == {"train": 1284, "valid": 229, "test": 686}
+    videos = {s: {p.video_id for p in v} for s, v in plan.items()}
+    assert {s: len(v) for s, v in videos.items()} == {"train": 52, "valid": 10, "test": 31}
+    assert not (videos["train"] & videos["valid"] or videos["train"] & videos["test"]
+                or videos["valid"] & videos["test"])
+    for split in contract.SPLITS:
+        assert [(p.segment_id, p.video_id, p.label) for p in plan[split]] == real[split]
+
+
+def test_mosi_written_data_matches_real_csv(full_mosi):
+    out, result, segments = full_mosi
+    real = _real_mosi()
+    assert result["counts"] == {"train": 1284, "valid": 229, "test": 686}
+    assert result["videos"] == {"train": 52, "valid": 10, "test": 31}
+    seen_videos = {}
+    for split in contract.SPLITS:
+        segs = segments[split]
+        assert [(s.segment_id, s.video_id) for s in segs] == [r[:2] for r in real[split]]
+        np.testing.assert_array_equal(
+            np.array([s.label for s in segs], np.float32),
+            np.array([r[2] for r in real[split]], np.float32),
+        )
+        assert {s.dataset for s in segs} == {"synthetic"}
+        for s in segs:
+            assert seen_videos.setdefault(s.video_id, split) == split
+    frac = result["label_fraction"]
+    assert frac["positive"] == pytest.approx(0.491, abs=0.01)
+    assert frac["negative"] == pytest.approx(0.465, abs=0.01)
+    assert frac["zero"] == pytest.approx(0.044, abs=0.01)
+
+
+def test_assign_segment_counts():
+    rng = np.random.default_rng(3)
+    counts = synth.assign_segment_counts(300, 1871, rng)
+    assert counts.shape == (300,) and counts.sum() == 1871 and counts.min() >= 1
+    assert synth.assign_segment_counts(5, 5, rng).tolist() == [1] * 5
+    with pytest.raises(ValueError):
+        synth.assign_segment_counts(10, 9, rng)
+
+
+def test_mosei_plan_counts_and_labels():
+    plan = synth.plan_splits("mosei", seed=0)
+    assert {s: len(v) for s, v in plan.items()} == {"train": 16326, "valid": 1871, "test": 4659}
+    with open(FOLDS_PATH) as fh:
+        folds = json.load(fh)["mosei"]
+    videos = {s: {p.video_id for p in v} for s, v in plan.items()}
+    for split in contract.SPLITS:
+        assert videos[split] == set(folds[split])  # every fold video has >= 1 segment
+    assert {s: len(v) for s, v in videos.items()} == {"train": 2249, "valid": 300, "test": 678}
+    assert not (videos["train"] & videos["valid"] or videos["train"] & videos["test"]
+                or videos["valid"] & videos["test"])
+    ids = [p.segment_id for v in plan.values() for p in v]
+    assert len(set(ids)) == len(ids) == 22856
+    labels = np.array([p.label for v in plan.values() for p in v])
+    assert labels.min() >= -3 and labels.max() <= 3
+    np.testing.assert_allclose(labels * 3, np.rint(labels * 3), atol=1e-9)
+    assert 0.15 < np.mean(labels == 0) < 0.25
+    assert np.mean(labels > 0) > np.mean(labels < 0) + 0.15  # skewed positive
+    # The plan is seeded: same seed same plan, other seed another split of counts.
+    again = synth.plan_splits("mosei", seed=0)
+    assert [p.segment_id for p in again["valid"]] == [p.segment_id for p in plan["valid"]]
+    other = synth.plan_splits("mosei", seed=1)
+    assert [p.segment_id for p in other["valid"]] != [p.segment_id for p in plan["valid"]]
+
+
+# ---------------------------------------------------------------- determinism
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path, full_mosi):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    synth.generate(str(a), size="mosi", seed=0, limit_per_split=20)
+    synth.generate(str(b), size="mosi", seed=0, limit_per_split=20)
+    synth.generate(str(c), size="mosi", seed=1, limit_per_split=20)
+    fa, fb, fc = _files(a), _files(b), _files(c)
+    assert sorted(fa) == ["noise_floor.json", "test.tfrecord", "train.tfrecord", "valid.tfrecord"]
+    assert fa == fb
+    for split in contract.SPLITS:
+        assert fa[f"{split}.tfrecord"] != fc[f"{split}.tfrecord"]
+    # A limited run is exactly the prefix of the full run.
+    full_dir = full_mosi[0]
+    for split in contract.SPLITS:
+        tiny = _records(contract.split_path(str(a), split))
+        assert len(tiny) == 20
+        assert tiny == _records(contract.split_path(full_dir, split))[:20]
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def test_shapes_lengths_and_nuisances(full_mosi):
+    _, _, segments = full_mosi
+    segs = [s for split in contract.SPLITS for s in segments[split]]
+    dims = contract.DEFAULT_DIMS
+    lengths = []
+    for s in segs:  # read_split already enforced len x dim per modality
+        n = s.text.shape[0]
+        assert s.text.shape == (n, dims["text"])
+        assert s.audio.shape == (n, dims["audio"])
+        assert s.video.shape == (n, dims["video"])
+        lengths.append(n)
+    lengths = np.array(lengths)
+    assert lengths.min() >= 1 and lengths.max() <= 70
+    assert lengths.max() > 50
+    assert 0.002 < np.mean(lengths > 50) < 0.03
+    assert 8 <= np.median(lengths) <= 12
+
+    audio = np.concatenate([s.audio for s in segs])
+    assert np.isneginf(audio).any() and np.isnan(audio).any()
+    bad = ~np.isfinite(audio)
+    undefined = list(synth.AUDIO_UNDEFINED_DIMS)
+    assert not bad[:, [d for d in range(audio.shape[1]) if d not in undefined]].any()
+    assert np.isfinite(audio[:, list(synth.AUDIO_CUE_DIMS)]).all()
+    assert 0.003 < bad.any(axis=1).mean() < 0.03  # ~1% of frames
+
+    zero_frac = np.mean(np.concatenate([np.all(s.video == 0, axis=1) for s in segs]))
+    assert 0.03 < zero_frac < 0.07
+    interior = sum(
+        int(np.all(s.video[1:-1] == 0, axis=1).sum()) for s in segs if s.video.shape[0] > 2
+    )
+    assert interior > 100
+
+
+# ---------------------------------------------------------------- sentiment
+
+
+def test_sentiment_function_reproduces_generator_targets():
+    plan = synth.plan_splits("mosi")
+    for split in contract.SPLITS:
+        for syn in synth.iter_split(split, plan[split][:150], seed=0):
+            s = syn.segment
+            f = synth.sentiment_function(s.text, s.audio, s.video, seed=0)
+            assert f == pytest.approx(syn.target, abs=1e-4)
+            assert s.label - syn.target == pytest.approx(syn.eps, abs=1e-9)
+            # Non-cue words project to ~0 and 1-3 words carry the sentiment.
+            c = s.text.astype(np.float64) @ synth.cue_direction(0)
+            assert 1 <= np.sum(np.abs(c) > 1e-4) <= 3
+
+
+def test_noise_floor_matches_sigma_and_written_features(full_mosi):
+    out, result, segments = full_mosi
+    with open(os.path.join(out, "noise_floor.json")) as fh:
+        assert json.load(fh) == result
+    assert result["sigma"] == 0.25 and result["seed"] == 0 and result["size"] == "mosi"
+    expected = 0.25 * math.sqrt(2 / math.pi)
+    all_err = []
+    for split in contract.SPLITS:
+        err = np.array([
+            s.label - synth.sentiment_function(s.text, s.audio, s.video, seed=0)
+            for s in segments[split]
+        ])
+        assert result[f"{split}_mae_noise_floor"] == pytest.approx(np.abs(err).mean(), abs=1e-6)
+        all_err.append(err)
+    err = np.concatenate(all_err)
+    assert np.abs(err).mean() == pytest.approx(expected, abs=0.015)
+    assert err.std() == pytest.approx(0.25, abs=0.02)
+    assert abs(err.mean()) < 0.03
+    assert result["test_mae_noise_floor"] == pytest.approx(expected, abs=0.03)
+
+
+def test_cross_part_depends_on_alignment(full_mosi):
+    _, _, segments = full_mosi
+    rng = np.random.default_rng(7)
+    segs = segments["train"]
+    changed = 0
+    cross = []
+    for s in segs:
+        f = synth.sentiment_function(s.text, s.audio, s.video)
+        perm = rng.permutation(s.audio.shape[0])  # same multiset of audio frames
+        f_perm = synth.sentiment_function(s.text, s.audio[perm], s.video)
+        changed += abs(f_perm - f) > 1e-3
+        cross.append(synth.sentiment_parts(s.text, s.audio, s.video)[1])
+    assert changed / len(segs) > 0.4
+    assert np.mean(np.abs(cross) > 1e-3) > 0.5  # the cross part is not a corner case
+
+
+# ---------------------------------------------------------------- API / CLI
+
+
+def _cli(*args):
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, "-m", "msa_data.synth", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_cli_writes_then_refuses_non_empty_output(tmp_path):
+    out = tmp_path / "d"
+    run = _cli("--output", str(out), "--size", "mosi", "--limit-per-split", "5")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert len(lines) == 4
+    for split, line in zip(contract.SPLITS, lines):
+        assert line.startswith(f"{split}: 5 segments")
+    assert "noise floor" in lines[3]
+    before = _files(out)
+    assert sorted(before) == ["noise_floor.json", "test.tfrecord", "train.tfrecord", "valid.tfrecord"]
+
+    again = _cli("--output", str(out), "--size", "mosi", "--limit-per-split", "5")
+    assert again.returncode == 2
+    err = again.stderr.strip().splitlines()
+    assert len(err) == 1 and "--output" in err[0] and "--overwrite" in err[0]
+    assert _files(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["d"]  # no temp siblings left behind
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--size", "huge"], "--size"),
+        (["--limit-per-split", "-1"], "--limit-per-split"),
+        (["--seed", "x"], "--seed"),
+    ],
+)
+def test_cli_bad_input_exits_2(tmp_path, args, flag):
+    run = _cli("--output", str(tmp_path / "d"), *args)
+    assert run.returncode == 2
+    assert flag in run.stderr.strip().splitlines()[-1]
+    assert not os.path.exists(tmp_path / "d")
+
+
+def test_api_validation_and_overwrite(tmp_path):
+    out = tmp_path / "d"
+    with pytest.raises(synth.SynthError, match="--size"):
+        synth.generate(str(out), size="tiny")
+    with pytest.raises(synth.SynthError, match="--limit-per-split"):
+        synth.generate(str(out), limit_per_split=-1)
+    out.mkdir()  # an existing empty folder is fine
+    first = synth.generate(str(out), limit_per_split=3, seed=2)
+    assert first["counts"] == {"train": 3, "valid": 3, "test": 3}
+    with pytest.raises(synth.SynthError, match="--output"):
+        synth.generate(str(out), limit_per_split=4)
+    second = synth.generate(str(out), limit_per_split=4, overwrite=True)
+    assert second["counts"] == {"train": 4, "valid": 4, "test": 4}
+    assert sorted(os.listdir(tmp_path)) == ["d"]
+
+
+def test_failed_run_leaves_nothing_half_written(tmp_path, monkeypatch):
+    real_make = synth.make_segment
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 8:  # fails inside the valid split, train already written
+            raise KeyboardInterrupt
+        return real_make(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "make_segment", flaky)
+    new = tmp_path / "new"
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(str(new), limit_per_split=5)
+    assert os.listdir(tmp_path) == []
+
+    monkeypatch.setattr(synth, "make_segment", real_make)
+    old = tmp_path / "old"
+    synth.generate(str(old), limit_per_split=2)
+    before = _files(old)
+    calls["n"] = 0
+    monkeypatch.setattr(synth, "make_segment", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(str(old), limit_per_split=5, overwrite=True)
+    assert _files(old) == before
+    assert sorted(os.listdir(tmp_path)) == ["old"]
