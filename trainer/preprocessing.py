@@ -14,7 +14,8 @@ non-finite value does not enter the statistics and becomes 0 after
 normalisation, i.e. the feature's mean.
 
 ``label``, the ids and ``text_len`` pass through unchanged (the ids are the
-Evaluator's slice keys).
+Evaluator's slice keys); ``label_train_mean`` is the train-split label mean,
+the constant predictor the Evaluator's gate compares against.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import tensorflow_transform as tft
 from msa_data import contract
 
 DEFAULT_MAX_LENS = {"text": 50, "audio": 50, "video": 50}
+LABEL_TRAIN_MEAN = "label_train_mean"
 PASSTHROUGH = (contract.LABEL, contract.SEGMENT_ID, contract.VIDEO_ID, contract.DATASET)
 
 # Below this standard deviation a dimension is treated as constant: dividing
@@ -138,4 +140,9 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Optional[Dict[str
     for key in PASSTHROUGH:
         if key in inputs:
             outputs[key] = inputs[key]
+    if contract.LABEL in inputs:
+        # The constant predictor the Evaluator must beat: mean label of the
+        # analysed (train) split, broadcast per example. Absent at serving.
+        label = inputs[contract.LABEL]
+        outputs[LABEL_TRAIN_MEAN] = tf.zeros_like(label) + tft.mean(label)
     return outputs

@@ -1,0 +1,167 @@
+"""Runs the MSA pipeline on this machine with LocalDagRunner and Beam's DirectRunner.
+
+    python local_runner.py                      # built-in data, default settings
+    python local_runner.py --data-root DIR --output-dir OUT --train-steps 500
+
+Under ``--output-dir``: ``pipeline_root/`` (artifacts), ``metadata.sqlite``
+(ML Metadata), ``serving_model/`` (pushed, blessed models) and ``run.log``
+(everything the libraries print).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Keras 2 (tf_keras) for TFT/TFMA 1.16, set before anything imports TensorFlow;
+# Beam worker processes inherit it from the environment.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from msa_data import contract  # noqa: E402
+from pipeline import configs  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-root", help="folder with train/valid/test TFRecords in the data "
+                   f"contract (default: generate built-in data in {configs.DEFAULT_DATA_ROOT})")
+    p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR)
+    p.add_argument("--synth-size", choices=("mosi", "mosei"), default="mosi",
+                   help="size of the built-in data generated when --data-root is not given")
+    p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--loss", choices=("mae", "mse", "huber"), default="mae")
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    p.add_argument("--model-dim", type=int, default=64)
+    p.add_argument("--num-heads", type=int, default=4)
+    p.add_argument("--ff-dim", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2, help="transformer layers per modality")
+    p.add_argument("--fusion-layers", type=int, default=1)
+    p.add_argument("--bidirectional", action="store_true", help="also audio/video <- text")
+    p.add_argument("--pooling", choices=("mean", "attention"), default="mean")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--max-len", type=int, nargs=3, metavar=("TEXT", "AUDIO", "VIDEO"),
+                   default=(50, 50, 50), help="frames kept per modality")
+    p.add_argument("--text-dim", type=int, default=contract.DEFAULT_DIMS["text"],
+                   help="300 for GloVe, 768 for BERT features")
+    p.add_argument("--mixed-precision", default="auto",
+                   choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    p.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
+                   help="how much worse than the last blessed model's MAE is still blessed")
+    p.add_argument("--beam-workers", type=int, default=1,
+                   help="DirectRunner multi_processing workers when > 1")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="rerun every component")
+    return p
+
+
+def trainer_config_from(args):
+    from trainer.config import TrainerConfig
+
+    dims = dict(contract.DEFAULT_DIMS, text=args.text_dim)
+    return TrainerConfig(
+        model_dim=args.model_dim, num_heads=args.num_heads, ff_dim=args.ff_dim,
+        n_layers_mod=args.layers, n_layers_fuse=args.fusion_layers,
+        bidirectional_fusion=args.bidirectional, pooling_method=args.pooling,
+        dropout_rate=args.dropout, dims=dims,
+        max_lens=dict(zip(contract.MODALITIES, args.max_len)),
+        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
+        early_stopping_patience=args.patience, mixed_precision=args.mixed_precision,
+        seed=args.seed)
+
+
+def resolve_data_root(args, console) -> str:
+    """The data to run on; generates the built-in data when none was given."""
+    if args.data_root:
+        root = os.path.abspath(args.data_root)
+        if not os.path.isdir(root):
+            raise SystemExit(f"error: --data-root {root}: no such folder; expected "
+                             "train/valid/test .tfrecord files in the data contract")
+        missing = contract.missing_splits(root)
+        if missing:
+            raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
+                             "expected <split>.tfrecord* for train, valid and test")
+        return root
+    root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
+        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+    if contract.missing_splits(root):
+        from msa_data import synth
+
+        console.write(f"generating built-in {args.synth_size} data in {root}\n")
+        synth.generate(root, size=args.synth_size, seed=args.seed, overwrite=True)
+    return root
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    output_dir = os.path.abspath(args.output_dir)
+    log_path = os.path.join(output_dir, "run.log")
+    from pipeline import console as console_lib
+
+    start = time.perf_counter()
+    # Everything heavy is imported inside: their import-time warnings go to the log.
+    with console_lib.quiet_libraries(log_path) as (console, progress):
+        try:
+            config = trainer_config_from(args)
+            from pipeline.pipeline import beam_args
+
+            beam = beam_args(args.beam_workers)
+            if args.train_steps < 1:
+                raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
+            data_root = resolve_data_root(args, console)
+        except ValueError as err:
+            console.write(f"error: {err}\n")
+            return 2
+        except SystemExit as err:
+            console.write(f"{err}\n")
+            return 2
+        from tfx import v1 as tfx
+
+        from pipeline import results
+        from pipeline.pipeline import create_pipeline
+
+        console.write(f"pipeline {configs.PIPELINE_NAME}: data {data_root}\n"
+                      f"outputs {output_dir} (library log: {log_path})\n")
+        try:
+            pipeline = create_pipeline(
+                pipeline_name=configs.PIPELINE_NAME,
+                pipeline_root=configs.pipeline_root(output_dir),
+                data_root=data_root,
+                schema_path=configs.SCHEMA_PATH,
+                serving_dir=configs.serving_dir(output_dir),
+                trainer_config=config,
+                train_steps=args.train_steps,
+                mae_change_tolerance=args.mae_tolerance,
+                metadata_connection_config=tfx.orchestration.metadata
+                .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
+                beam_pipeline_args=beam,
+                enable_cache=not args.no_cache,
+            )
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except Exception as err:  # one readable line; the traceback is in the log
+            import logging
+            import traceback
+
+            logging.error("pipeline failed:\n%s", traceback.format_exc())
+            console.write(f"error: {results.failure_reason(err)}\n"
+                          f"(full traceback in {log_path}; nothing was pushed)\n")
+            return 1
+        result = results.latest(configs.metadata_path(output_dir))
+        console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
+        for name, value in sorted(result.metrics.items()):
+            console.write(f"  {name:<28} {value:10.4f}\n")
+        verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[result.blessed]
+        console.write(f"  verdict: {verdict}\n")
+        for failure in result.failed_thresholds:
+            console.write(f"    failed: {failure}\n")
+        console.write(f"  pushed model: {result.pushed_model or 'none'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Pipeline constants: names, entry points and defaults shared by the runners."""
+
+from __future__ import annotations
+
+import os
+
+PIPELINE_NAME = "msa-seq-level"
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "schema.pbtxt")
+
+# User code goes in by dotted path: Beam workers and the container image
+# import the installed package instead of a module file staged per run.
+PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+RUN_FN = "trainer.task.run_fn"
+CUSTOM_METRICS_MODULE = "trainer.tfma_metrics"
+
+# Local defaults (local_runner.py); every one is a flag there.
+DEFAULT_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic-mosi")
+DEFAULT_OUTPUT_DIR = os.path.join(REPO_ROOT, "outputs")
+TRAIN_STEPS = 1200
+EVAL_SPLIT = "test"
+
+# Blessing: MAE may exceed the last blessed model's by at most this much.
+MAE_CHANGE_TOLERANCE = 0.02
+
+
+def pipeline_root(output_dir: str) -> str:
+    return os.path.join(output_dir, "pipeline_root")
+
+
+def metadata_path(output_dir: str) -> str:
+    return os.path.join(output_dir, "metadata.sqlite")
+
+
+def serving_dir(output_dir: str) -> str:
+    return os.path.join(output_dir, "serving_model")

@@ -1,0 +1,103 @@
+"""A readable console for pipeline runs.
+
+Library output (TensorFlow, Beam, absl, warnings, worker processes) goes to
+a log file; the console gets one line per component as it starts and
+finishes, with wall time, then the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+from typing import Dict, List, Optional, TextIO
+
+_RUNNING = re.compile(r"Component (\S+) is running\.")
+_FINISHED = re.compile(r"Component (\S+) is finished\.")
+_CACHED = re.compile(r"A cached execution \d+ is used\.")
+
+
+class ComponentProgress(logging.Handler):
+    """Turns LocalDagRunner's log records into progress lines."""
+
+    def __init__(self, out: TextIO):
+        super().__init__(level=logging.INFO)
+        self.out = out
+        self.timings: List[Dict[str, object]] = []
+        self._current: Optional[str] = None
+        self._start = 0.0
+        self._cached = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed third-party record must not kill the run
+            return
+        if match := _RUNNING.search(message):
+            self._current, self._start, self._cached = match.group(1), time.perf_counter(), False
+            self.out.write(f"  {self._current:<32} running ...\n")
+            self.out.flush()
+        elif _CACHED.search(message):
+            self._cached = True
+        elif (match := _FINISHED.search(message)) and match.group(1) == self._current:
+            seconds = time.perf_counter() - self._start
+            status = "cached" if self._cached else "done"
+            self.timings.append({"component": self._current, "status": status,
+                                 "seconds": round(seconds, 1)})
+            self.out.write(f"  {self._current:<32} {status:<7} {seconds:7.1f} s\n")
+            self.out.flush()
+            self._current = None
+
+
+@contextlib.contextmanager
+def quiet_libraries(log_path: str):
+    """Sends fds 1/2, Python logging and warnings to ``log_path``.
+
+    Yields ``(console, progress)``: a stream on the real terminal, and the
+    progress handler (its ``timings`` list the components that ran).
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    console = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    log_file = open(log_path, "a", buffering=1)
+    # Redirecting the file descriptors also catches C++ logs and the output
+    # of Beam worker processes, which Python-level redirection would miss.
+    os.dup2(log_file.fileno(), 1)
+    os.dup2(log_file.fileno(), 2)
+
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    file_handler = logging.StreamHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    progress = ComponentProgress(console)
+    root.handlers = [file_handler, progress]
+    root.setLevel(logging.INFO)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.INFO)
+        # absl's own stderr handler would duplicate every record.
+        absl_logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
+    except ImportError:  # pragma: no cover - absl ships with TF
+        pass
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    try:
+        yield console, progress
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.captureWarnings(False)
+        root.handlers, root.level = saved_handlers, saved_level
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+        log_file.close()
+        console.close()

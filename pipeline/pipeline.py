@@ -1,0 +1,110 @@
+"""The MSA pipeline definition, shared by the local and Kubeflow runners.
+
+ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator
+-> DataGate -> Transform -> Trainer -> Resolver (latest blessed model)
+-> Evaluator -> Pusher (blessed models only).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Union
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2, transform_pb2
+
+from components.data_gate import DataGate
+from msa_data import contract
+from pipeline import configs, evaluation
+from trainer.config import TrainerConfig
+
+
+def example_input_config() -> example_gen_pb2.Input:
+    """Keeps the data's own train/valid/test files as the three splits."""
+    return example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name=s, pattern=contract.split_pattern(s))
+        for s in contract.SPLITS])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: Union[str, Any],
+    schema_path: str,
+    serving_dir: str,
+    trainer_config: TrainerConfig,
+    train_steps: Union[int, Any],
+    mae_change_tolerance: float = configs.MAE_CHANGE_TOLERANCE,
+    eval_split: str = configs.EVAL_SPLIT,
+    metadata_connection_config=None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters."""
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_root, input_config=example_input_config())
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    data_gate = DataGate(
+        examples=example_gen.outputs["examples"],
+        anomalies=example_validator.outputs["anomalies"],
+        dims_json=json.dumps(trainer_config.dims, sort_keys=True))
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=configs.PREPROCESSING_FN,
+        custom_config=trainer_config.transform_config(),
+        # Statistics come from the train split only; every split is transformed.
+        splits_config=transform_pb2.SplitsConfig(
+            analyze=["train"], transform=list(contract.SPLITS)))
+    transform.add_upstream_node(data_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=configs.RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=["valid"], num_steps=None),
+        custom_config=trainer_config.to_dict())
+
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        example_splits=[eval_split],
+        eval_config=evaluation.build_eval_config(mae_change_tolerance))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                    transform, trainer, model_resolver, evaluator, pusher],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
+    )
+
+
+def beam_args(workers: int) -> List[str]:
+    """DirectRunner arguments: multi_processing across ``workers`` when > 1."""
+    if workers < 1:
+        raise ValueError(f"--beam-workers: expected >= 1, got {workers}")
+    if workers == 1:
+        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]

@@ -1,0 +1,47 @@
+"""Wraps ``MSASeqLevelModel`` as a Keras model over Transform's outputs.
+
+Inputs are the transformed features by name: ``text`` (batch, L_text,
+dim_text) ... and ``text_mask`` (batch, L_text) int64 ...; output is the
+float32 sentiment score (batch, 1). Masks always come from Transform and
+are passed explicitly: real FACET/COVAREP data has genuine all-zero frames,
+so inferring padding from zeros would drop real frames.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from msa_data import contract
+from trainer import precision, preprocessing
+from trainer.config import TrainerConfig
+from trainer.models import MSASeqLevelModel
+
+
+def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.keras.Model:
+    """A functional model whose layers compute under dtype ``policy``."""
+    with precision.policy_scope(policy):
+        inputs = {}
+        for m in contract.MODALITIES:
+            inputs[m] = tf.keras.Input(
+                shape=(config.max_lens[m], config.dims[m]), dtype=tf.float32, name=m)
+            key = preprocessing.mask_key(m)
+            inputs[key] = tf.keras.Input(shape=(config.max_lens[m],), dtype=tf.int64, name=key)
+        core = MSASeqLevelModel(**config.model_kwargs(), name="msa_seq_level")
+        ordered = [inputs[k] for k in preprocessing.model_input_keys()]
+        output = core(tuple(ordered))
+    return tf.keras.Model(inputs=inputs, outputs=output, name="msa_pipeline_model")
+
+
+def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str) -> None:
+    losses = {
+        "mae": tf.keras.losses.MeanAbsoluteError(),
+        "mse": tf.keras.losses.MeanSquaredError(),
+        "huber": tf.keras.losses.Huber(delta=1.0),
+    }
+    optimizer = precision.wrap_optimizer(
+        tf.keras.optimizers.Adam(learning_rate=config.learning_rate), policy)
+    model.compile(
+        optimizer=optimizer,
+        loss=losses[config.loss],
+        metrics=[tf.keras.metrics.MeanAbsoluteError(name="mae")],
+    )

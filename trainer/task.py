@@ -1,0 +1,114 @@
+"""The Trainer's ``run_fn``: train MSASeqLevelModel on Transform's output.
+
+Writes to the Trainer's artifacts:
+* ``serving_model_dir``: the float32 serving SavedModel (see export.py);
+* ``model_run_dir``: TensorBoard logs and ``training_summary.json``
+  (epochs, best epoch, validation loss, training throughput).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainer import data, precision
+from trainer.config import TrainerConfig
+from trainer.export import export_serving_model
+from trainer.keras_model import build_keras_model, compile_model
+
+SUMMARY_FILE = "training_summary.json"
+
+
+class ThroughputMeter(tf.keras.callbacks.Callback):
+    """Training examples/s per epoch, timed over the train steps only.
+
+    Validation is excluded; the first epoch (tracing, filling the cache) is
+    reported separately from the steady state.
+    """
+
+    def __init__(self, batch_size: int):
+        super().__init__()
+        self.batch_size = batch_size
+        self.per_epoch = []
+        self._start = None
+        self._last = None
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._steps:
+            self.per_epoch.append(self._steps * self.batch_size / (self._last - self._start))
+
+    def steady_state(self) -> float:
+        rates = self.per_epoch[1:] or self.per_epoch
+        return float(np.median(rates)) if rates else 0.0
+
+
+def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_steps: int,
+          log_dir: str):
+    """Fits a new model; returns ``(model, history, meter, policy)``."""
+    tf.keras.utils.set_random_seed(config.seed)
+    policy = precision.resolve_policy(config.mixed_precision)
+    model = build_keras_model(config, policy)
+    compile_model(model, config, policy)
+    per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps)
+    meter = ThroughputMeter(config.batch_size)
+    callbacks = [
+        meter,
+        tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience,
+            restore_best_weights=True),
+    ]
+    if log_dir:
+        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
+    history = model.fit(
+        data.training_batches(train_ds, train_size, config.batch_size, config.seed),
+        steps_per_epoch=per_epoch,
+        epochs=epochs,
+        validation_data=data.eval_batches(valid_ds, config.batch_size),
+        callbacks=callbacks,
+        verbose=2,
+    )
+    return model, history, meter, policy
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point (GenericExecutor)."""
+    config = TrainerConfig.from_dict(fn_args.custom_config or {})
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_ds = data.read_split(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
+    valid_ds = data.read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
+    train_size = data.count(train_ds)
+    if train_size == 0:
+        raise ValueError(f"Trainer: the train split {fn_args.train_files} holds no examples")
+    data.count(valid_ds)
+
+    model, history, meter, policy = train(
+        config, train_ds, valid_ds, train_size, fn_args.train_steps, fn_args.model_run_dir)
+    export_serving_model(model, config, tf_transform_output, fn_args.serving_model_dir)
+
+    val_loss = history.history.get("val_loss", [])
+    summary = {
+        "policy": policy,
+        "train_examples": train_size,
+        "epochs_run": len(history.history.get("loss", [])),
+        "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
+        "best_val_loss": float(np.min(val_loss)) if val_loss else None,
+        "train_examples_per_sec": meter.steady_state(),
+        "train_examples_per_sec_by_epoch": meter.per_epoch,
+        "config": config.to_dict(),
+    }
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
+        json.dump(summary, f, indent=2)
