@@ -53,7 +53,8 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
         if slice_metrics.slice_key.single_slice_keys:
             continue
         for kv in slice_metrics.metric_keys_and_values:
-            if kv.key.model_name == "baseline":
+            # Skip the baseline model's values and candidate-minus-baseline diffs.
+            if kv.key.model_name == "baseline" or kv.key.is_diff:
                 continue
             value = kv.value.double_value.value
             if kv.value.HasField("double_value") and not math.isnan(value):
