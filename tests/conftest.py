@@ -1,6 +1,34 @@
-"""Shared test set-up: Keras 2 (tf_keras) must be selected before TF loads."""
+"""Shared test set-up.
+
+Keras 2 (tf_keras) must be selected before TensorFlow loads. Pipeline runs
+are expensive (~1 min of fixed TFX overhead each), so the end-to-end tests
+share one session-scoped pair of runs on a tiny generated dataset.
+"""
 
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    from msa_data import synth
+
+    root = str(tmp_path_factory.mktemp("tiny_data"))
+    synth.generate(root, size="mosi", seed=0, limit_per_split=60, overwrite=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pipeline_runs(tiny_data, tmp_path_factory):
+    """Two runs of the whole pipeline on the same unchanged inputs."""
+    out = str(tmp_path_factory.mktemp("pipeline_out"))
+    args = ["--data-root", tiny_data, "--output-dir", out, *TINY_MODEL_FLAGS]
+    first = run_local_runner(args)
+    second = run_local_runner(args)
+    return first, second

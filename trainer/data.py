@@ -8,10 +8,9 @@ TFRecord parsing. (MOSI: ~110 MB of train tensors; MOSEI: ~1.4 GB.)
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Iterable, Tuple, Union
 
 import tensorflow as tf
-from tfx_bsl.public import tfxio
 
 from msa_data import contract
 from trainer import preprocessing
@@ -19,19 +18,32 @@ from trainer import preprocessing
 _READ_BATCH = 256
 
 
-def _select(features, label):
-    return {k: features[k] for k in preprocessing.model_input_keys()}, label
+def read_split(file_patterns: Union[str, Iterable[str]], tf_transform_output) -> tf.data.Dataset:
+    """Unbatched, cached (features, label) pairs of one transformed split.
 
+    Only the model's inputs and the label are parsed: the ids and counts
+    Transform also writes are for the Evaluator, not for training.
+    """
+    patterns = [file_patterns] if isinstance(file_patterns, str) else list(file_patterns)
+    files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
+    if not files:
+        raise ValueError(f"Trainer: no transformed examples match {patterns}")
+    full_spec = tf_transform_output.transformed_feature_spec()
+    keys = preprocessing.model_input_keys() + (contract.LABEL,)
+    spec = {k: full_spec[k] for k in keys}
 
-def read_split(file_pattern: List[str], data_accessor, tf_transform_output) -> tf.data.Dataset:
-    """Unbatched, cached (features, label) pairs of one transformed split."""
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=_READ_BATCH, label_key=contract.LABEL, num_epochs=1, shuffle=False),
-        tf_transform_output.transformed_metadata.schema,
-    )
-    return dataset.map(_select, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+    def parse(records):
+        features = tf.io.parse_example(records, spec)
+        label = features.pop(contract.LABEL)
+        return features, label
+
+    # TFX's Transform writes gzipped TFRecords.
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    return (tf.data.TFRecordDataset(files, compression_type=compression)
+            .batch(_READ_BATCH)
+            .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+            .unbatch()
+            .cache())
 
 
 def count(dataset: tf.data.Dataset) -> int:

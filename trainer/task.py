@@ -87,8 +87,8 @@ def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     config = TrainerConfig.from_dict(fn_args.custom_config or {})
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds = data.read_split(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
-    valid_ds = data.read_split(fn_args.eval_files, fn_args.data_accessor, tf_transform_output)
+    train_ds = data.read_split(fn_args.train_files, tf_transform_output)
+    valid_ds = data.read_split(fn_args.eval_files, tf_transform_output)
     train_size = data.count(train_ds)
     if train_size == 0:
         raise ValueError(f"Trainer: the train split {fn_args.train_files} holds no examples")

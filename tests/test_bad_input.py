@@ -1,0 +1,94 @@
+"""Bad input stops the run with one readable line, and nothing is pushed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import tensorflow as tf
+
+from msa_data import contract
+from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner
+
+
+def _copy_with_broken_first_train_example(src, dst, breaker):
+    """Copies the tiny dataset, passing the first train example through ``breaker``."""
+    os.makedirs(dst)
+    for split in contract.SPLITS:
+        path = contract.split_path(src, split)
+        if split != "train":
+            shutil.copy(path, contract.split_path(dst, split))
+            continue
+        with tf.io.TFRecordWriter(contract.split_path(dst, split)) as writer:
+            for i, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+                example = tf.train.Example.FromString(record)
+                if i == 0:
+                    breaker(example)
+                writer.write(example.SerializeToString())
+    first = tf.train.Example.FromString(
+        next(tf.data.TFRecordDataset(contract.split_path(dst, "train")).as_numpy_iterator()))
+    return first.features.feature[contract.SEGMENT_ID].bytes_list.value[0].decode()
+
+
+def _assert_stopped_cleanly(outcome, *expected):
+    assert outcome.returncode != 0
+    error_lines = [ln for ln in outcome.console.splitlines() if ln.startswith("error:")]
+    assert len(error_lines) == 1, outcome.console
+    for fragment in expected:
+        assert fragment in error_lines[0], error_lines[0]
+    assert "Traceback" not in outcome.console
+    assert outcome.pushed == []
+    # the run stopped before Transform: no transformed data, no model
+    root = os.path.join(outcome.output_dir, "pipeline_root")
+    assert not os.path.exists(os.path.join(root, "Trainer"))
+    assert not os.path.exists(os.path.join(root, "Transform", "transformed_examples"))
+
+
+def test_missing_data_root(tmp_path):
+    missing = str(tmp_path / "nope")
+    outcome = run_local_runner(["--data-root", missing, "--output-dir", str(tmp_path / "out")])
+    assert outcome.returncode == 2
+    lines = [ln for ln in outcome.console.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--data-root" in lines[0] and missing in lines[0], outcome.console
+
+
+def test_data_root_without_splits(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.tfrecord").write_bytes(b"")
+    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
+                                "--output-dir", str(tmp_path / "out")])
+    assert outcome.returncode == 2
+    assert "['valid', 'test']" in outcome.console
+
+
+def test_dimension_mismatch_names_the_segment(tiny_data, tmp_path):
+    def drop_one_audio_value(example):
+        del example.features.feature["audio"].float_list.value[-1]
+
+    segment = _copy_with_broken_first_train_example(
+        tiny_data, str(tmp_path / "data"), drop_one_audio_value)
+    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
+                                "--output-dir", str(tmp_path / "out"), *TINY_MODEL_FLAGS])
+    _assert_stopped_cleanly(outcome, segment, "'audio'", "audio_len x dim")
+
+
+def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
+    def label_out_of_range(example):
+        example.features.feature[contract.LABEL].float_list.value[0] = 4.5
+
+    _copy_with_broken_first_train_example(tiny_data, str(tmp_path / "data"), label_out_of_range)
+    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
+                                "--output-dir", str(tmp_path / "out"), *TINY_MODEL_FLAGS])
+    _assert_stopped_cleanly(outcome, "feature 'label'", "split 'train'")
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--beam-workers", "0"], "--beam-workers"),
+    (["--train-steps", "0"], "--train-steps"),
+    (["--mixed-precision", "float64"], "--mixed-precision"),
+])
+def test_bad_flags(tmp_path, tiny_data, flags, fragment):
+    outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(tmp_path), *flags])
+    assert outcome.returncode == 2
+    assert fragment in outcome.console

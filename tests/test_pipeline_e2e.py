@@ -1,0 +1,109 @@
+"""The whole pipeline, run for real: LocalDagRunner, Beam DirectRunner, SQLite MLMD."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from msa_data import contract
+from pipeline import configs
+
+COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+              "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
+              "Evaluator", "Pusher")
+
+
+def _store(output_dir):
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = configs.metadata_path(output_dir)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def _executions_by_node(store):
+    """node id -> list of execution states, from the MLMD node contexts."""
+    result = {}
+    for context in store.get_contexts_by_type("node"):
+        node = context.name.split(".", 1)[1]
+        result[node] = [e.last_known_state for e in store.get_executions_by_context(context.id)]
+    return result
+
+
+def test_first_run_executes_every_component(pipeline_runs):
+    first, _ = pipeline_runs
+    assert first.returncode == 0, first.console
+    states = _executions_by_node(_store(first.output_dir))
+    for node in COMPONENTS:
+        assert node in states, f"{node} never ran"
+        assert states[node][0] in (metadata_store_pb2.Execution.COMPLETE,
+                                   metadata_store_pb2.Execution.CACHED), node
+    # the console shows one line per component with a wall time
+    for node in COMPONENTS:
+        assert any(line.strip().startswith(node) and line.rstrip().endswith(" s")
+                   for line in first.console.splitlines()), node
+
+
+def test_console_is_readable(pipeline_runs):
+    first, _ = pipeline_runs
+    assert "Warning" not in first.console and "Traceback" not in first.console
+    assert "verdict: BLESSED" in first.console
+    assert "mean_absolute_error" in first.console
+    assert "pushed model: " + configs.serving_dir(first.output_dir) in first.console
+    assert os.path.getsize(os.path.join(first.output_dir, "run.log")) > 0
+
+
+def test_model_was_pushed_and_scores_raw_examples(pipeline_runs, tiny_data):
+    first, _ = pipeline_runs
+    versions = first.pushed
+    assert len(versions) == 1
+    model = tf.saved_model.load(os.path.dirname(versions[0]))
+    serve = model.signatures["serving_default"]
+
+    requests = []
+    for segment in list(contract.read_split(contract.split_path(tiny_data, "test")))[:8]:
+        example = contract.to_example(segment)
+        del example.features.feature[contract.LABEL]  # clients don't send labels
+        requests.append(example.SerializeToString())
+    scores = serve(examples=tf.constant(requests))["sentiment"]
+    assert scores.dtype == tf.float32
+    assert scores.shape == (8, 1)
+    assert np.all(np.isfinite(scores.numpy()))
+    # different inputs, different scores: the model is not a constant
+    assert np.std(scores.numpy()) > 0
+
+
+def test_second_run_reuses_cached_outputs(pipeline_runs):
+    first, second = pipeline_runs
+    assert second.returncode == 0, second.console
+    cached = {line.split()[0] for line in second.console.splitlines()
+              if len(line.split()) >= 2 and line.split()[1] == "cached"}
+    for node in ("ImportExampleGen", "StatisticsGen", "ExampleValidator", "DataGate",
+                 "Transform", "Trainer"):
+        assert node in cached, second.console
+    states = _executions_by_node(_store(first.output_dir))
+    # Trainer and Transform really ran only once across both runs
+    for node in ("Transform", "Trainer"):
+        assert states[node].count(metadata_store_pb2.Execution.COMPLETE) == 1
+        assert metadata_store_pb2.Execution.CACHED in states[node]
+
+
+def test_training_summary_is_written(pipeline_runs):
+    import json
+
+    first, _ = pipeline_runs
+    summaries = glob.glob(os.path.join(configs.pipeline_root(first.output_dir), "Trainer",
+                                       "model_run", "*", "training_summary.json"))
+    assert len(summaries) == 1
+    summary = json.load(open(summaries[0]))
+    assert summary["policy"] == "float32"  # auto on a CPU-only host
+    assert summary["train_examples_per_sec"] > 0
+    assert summary["epochs_run"] >= 1
+    # TensorBoard logs live beside it
+    assert glob.glob(os.path.join(os.path.dirname(summaries[0]), "**", "events.out.tfevents*"),
+                     recursive=True)
