@@ -32,4 +32,4 @@ test: $(STAMP)
 	$(PY) -m pytest tests
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.pipeline_benchmark

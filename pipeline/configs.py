@@ -18,7 +18,7 @@ CUSTOM_METRICS_MODULE = "trainer.tfma_metrics"
 # Local defaults (local_runner.py); every one is a flag there.
 DEFAULT_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic-mosi")
 DEFAULT_OUTPUT_DIR = os.path.join(REPO_ROOT, "outputs")
-TRAIN_STEPS = 1200
+TRAIN_STEPS = 2400
 EVAL_SPLIT = "test"
 
 # Blessing: MAE may exceed the last blessed model's by at most this much.

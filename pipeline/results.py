@@ -28,7 +28,7 @@ class RunResult:
     evaluation_uri: Optional[str]
 
 
-def _store(metadata_path: str) -> metadata_store.MetadataStore:
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
@@ -65,7 +65,7 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
 def latest(metadata_path: str) -> RunResult:
     import tensorflow_model_analysis as tfma
 
-    store = _store(metadata_path)
+    store = open_store(metadata_path)
     evaluation = _newest(store, "ModelEvaluation")
     # The newest Pusher output says whether *this* run pushed.
     pushed = _newest(store, "PushedModel")

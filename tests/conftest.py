@@ -26,9 +26,15 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pipeline_runs(tiny_data, tmp_path_factory):
-    """Two runs of the whole pipeline on the same unchanged inputs."""
+    """Two runs of the whole pipeline on the same unchanged inputs.
+
+    Both use the DirectRunner in multi_processing mode (2 workers), so the
+    Beam components run in worker processes that import the user code by its
+    dotted path, as they do for users.
+    """
     out = str(tmp_path_factory.mktemp("pipeline_out"))
-    args = ["--data-root", tiny_data, "--output-dir", out, *TINY_MODEL_FLAGS]
+    args = ["--data-root", tiny_data, "--output-dir", out, "--beam-workers", "2",
+            *TINY_MODEL_FLAGS]
     first = run_local_runner(args)
     second = run_local_runner(args)
     return first, second

@@ -35,7 +35,7 @@ class TrainerConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     loss: str = "mae"
-    early_stopping_patience: int = 5
+    early_stopping_patience: int = 8
     mixed_precision: str = "auto"
     seed: int = 0
 

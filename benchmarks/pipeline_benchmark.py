@@ -1,0 +1,143 @@
+"""Benchmarks of a default local run, measured side by side in one invocation.
+
+    python -m benchmarks.pipeline_benchmark [--output-dir DIR] [--plain-epochs N]
+
+1. ``make run``'s work on default settings (built-in MOSI-size data, default
+   model) from an empty output folder: total and per-component wall time.
+2. Training throughput (examples/s, steady-state median over epochs) of the
+   Trainer inside the pipeline versus a plain Keras ``fit`` on numpy arrays
+   of the same transformed data with the same model and batch size, outside
+   TFX. Target: ratio >= 0.8.
+3. The pushed model's test MAE next to the data's noise floor.
+
+Writes ``DIR/benchmark.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from pipeline import configs  # noqa: E402
+
+_COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+(done|cached)\s+([\d.]+) s$")
+
+
+def run_pipeline(output_dir: str, extra_args) -> dict:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, os.path.join(configs.REPO_ROOT, "local_runner.py"),
+         "--output-dir", output_dir, *extra_args],
+        capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"pipeline run failed:\n{proc.stdout}\n{proc.stderr}")
+    components = {m.group(1): float(m.group(3))
+                  for m in map(_COMPONENT_LINE.match, proc.stdout.splitlines()) if m}
+    return {"wall_seconds": round(wall, 1), "components": components, "console": proc.stdout}
+
+
+def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
+    """Same model, same transformed train split, plain Keras fit on numpy arrays."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from pipeline import results
+    from trainer import data, task
+    from trainer.config import TrainerConfig
+    from trainer.keras_model import build_keras_model, compile_model
+
+    store = results.open_store(configs.metadata_path(output_dir))
+    graph = max(store.get_artifacts_by_type("TransformGraph"), key=lambda a: a.id).uri
+    examples = max((a for a in store.get_artifacts_by_type("Examples") if "/Transform/" in a.uri),
+                   key=lambda a: a.id).uri
+    ds = data.read_split(os.path.join(examples, "Split-train", "*"), tft.TFTransformOutput(graph))
+    features, labels = {}, []
+    for x, y in ds.batch(1024):
+        for k, v in x.items():
+            features.setdefault(k, []).append(v.numpy())
+        labels.append(y.numpy())
+    features = {k: np.concatenate(v) for k, v in features.items()}
+    labels = np.concatenate(labels)
+
+    config = TrainerConfig.from_dict(summary["config"])
+    tf.keras.utils.set_random_seed(config.seed)
+    model = build_keras_model(config, summary["policy"])
+    compile_model(model, config, summary["policy"])
+    meter = task.ThroughputMeter(config.batch_size)
+    model.fit(features, labels, batch_size=config.batch_size, epochs=epochs, shuffle=True,
+              callbacks=[meter], verbose=0)
+    # fit() on arrays ends each epoch with a partial batch; count real examples.
+    steps = -(-len(labels) // config.batch_size)
+    scale = len(labels) / (steps * config.batch_size)
+    rates = [r * scale for r in meter.per_epoch]
+    return {"examples": int(len(labels)), "per_epoch": rates,
+            "median": float(np.median(rates[1:] or rates))}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--output-dir", help="fresh folder for the run (default: a temp folder)")
+    p.add_argument("--plain-epochs", type=int, default=8)
+    p.add_argument("runner_args", nargs="*", help="extra local_runner.py flags (after --)")
+    args = p.parse_args(argv)
+    output_dir = os.path.abspath(args.output_dir or tempfile.mkdtemp(prefix="msa-bench-"))
+    if glob.glob(os.path.join(output_dir, "*")):
+        raise SystemExit(f"error: --output-dir {output_dir} is not empty; the benchmark "
+                         "measures a run from scratch")
+
+    run = run_pipeline(output_dir, args.runner_args)
+    summary = json.load(open(glob.glob(os.path.join(
+        configs.pipeline_root(output_dir), "Trainer", "model_run", "*", "training_summary.json"))[0]))
+    plain = plain_keras_throughput(output_dir, summary, args.plain_epochs)
+
+    from pipeline import results
+
+    result = results.latest(configs.metadata_path(output_dir))
+    floor_path = os.path.join(configs.DEFAULT_DATA_ROOT, "noise_floor.json")
+    floor = json.load(open(floor_path)) if os.path.exists(floor_path) else {}
+
+    report = {
+        "make_run_wall_seconds": run["wall_seconds"],
+        "components_seconds": run["components"],
+        "trainer_examples_per_sec_pipeline": summary["train_examples_per_sec"],
+        "trainer_examples_per_sec_pipeline_by_epoch": summary["train_examples_per_sec_by_epoch"],
+        "trainer_examples_per_sec_plain_keras": plain["median"],
+        "plain_keras_by_epoch": plain["per_epoch"],
+        "throughput_ratio": summary["train_examples_per_sec"] / plain["median"],
+        "test_mae": result.metrics.get("mean_absolute_error"),
+        "constant_predictor_mae": result.metrics.get("constant_mae"),
+        "noise_floor_test_mae": floor.get("test_mae_noise_floor"),
+        "blessed": result.blessed,
+        "epochs_run": summary["epochs_run"],
+    }
+    with open(os.path.join(output_dir, "benchmark.json"), "w") as f:
+        json.dump(report, f, indent=2)
+
+    print(f"output: {output_dir}")
+    print(f"make run (default settings, from scratch): {run['wall_seconds']:.0f} s")
+    for name, seconds in run["components"].items():
+        print(f"  {name:<32} {seconds:7.1f} s")
+    print(f"Trainer throughput, median examples/s: pipeline {report['trainer_examples_per_sec_pipeline']:.0f}"
+          f" vs plain Keras {plain['median']:.0f} -> ratio {report['throughput_ratio']:.2f}"
+          " (target >= 0.8)")
+    print(f"test MAE {report['test_mae']:.4f} | constant predictor {report['constant_predictor_mae']:.4f}"
+          f" | noise floor {report['noise_floor_test_mae']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
