@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/tfx-1.16-py311.lock.txt
+DEV    := requirements/dev.txt
 
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -17,11 +18,12 @@ venv: $(STAMP)
 # plain resolve backtracks for half an hour); tfx itself declares <3.11 but
 # everything under it ships cp311 wheels. The project is installed editable so
 # Beam workers import `trainer.*` and `components.*` by dotted path.
-$(STAMP): $(LOCK) pyproject.toml
+$(STAMP): $(LOCK) $(DEV) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip<25"
 	$(PY) -m pip install --quiet --no-deps -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --ignore-requires-python tfx==1.16.0 ml-pipelines-sdk==1.16.0
+	$(PY) -m pip install --quiet --no-deps -r $(DEV)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

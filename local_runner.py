@@ -22,63 +22,21 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from msa_data import contract  # noqa: E402
-from pipeline import configs  # noqa: E402
+from pipeline import cli, configs  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from trainer.config import TrainerConfig
-
-    d = TrainerConfig()  # one source of truth for the model/training defaults
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", help="folder with train/valid/test TFRecords in the data "
                    f"contract (default: generate built-in data in {configs.DEFAULT_DATA_ROOT})")
     p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR)
     p.add_argument("--synth-size", choices=("mosi", "mosei"), default="mosi",
                    help="size of the built-in data generated when --data-root is not given")
-    p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--loss", choices=("mae", "mse", "huber"), default=d.loss)
-    p.add_argument("--patience", type=int, default=d.early_stopping_patience,
-                   help="early-stopping patience (epochs)")
-    p.add_argument("--model-dim", type=int, default=d.model_dim)
-    p.add_argument("--num-heads", type=int, default=d.num_heads)
-    p.add_argument("--ff-dim", type=int, default=d.ff_dim)
-    p.add_argument("--layers", type=int, default=d.n_layers_mod,
-                   help="transformer layers per modality")
-    p.add_argument("--fusion-layers", type=int, default=d.n_layers_fuse)
-    p.add_argument("--bidirectional", action="store_true", help="also audio/video <- text")
-    p.add_argument("--pooling", choices=("mean", "attention"), default=d.pooling_method)
-    p.add_argument("--dropout", type=float, default=d.dropout_rate)
-    p.add_argument("--max-len", type=int, nargs=3, metavar=("TEXT", "AUDIO", "VIDEO"),
-                   default=tuple(d.max_lens[m] for m in contract.MODALITIES),
-                   help="frames kept per modality")
-    p.add_argument("--text-dim", type=int, default=contract.DEFAULT_DIMS["text"],
-                   help="300 for GloVe, 768 for BERT features")
-    p.add_argument("--mixed-precision", default=d.mixed_precision,
-                   choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
-    p.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
-                   help="how much worse than the last blessed model's MAE is still blessed")
     p.add_argument("--beam-workers", type=int, default=1,
                    help="DirectRunner multi_processing workers when > 1")
-    p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-cache", action="store_true", help="rerun every component")
+    cli.add_training_flags(p)
     return p
-
-
-def trainer_config_from(args):
-    from trainer.config import TrainerConfig
-
-    dims = dict(contract.DEFAULT_DIMS, text=args.text_dim)
-    return TrainerConfig(
-        model_dim=args.model_dim, num_heads=args.num_heads, ff_dim=args.ff_dim,
-        n_layers_mod=args.layers, n_layers_fuse=args.fusion_layers,
-        bidirectional_fusion=args.bidirectional, pooling_method=args.pooling,
-        dropout_rate=args.dropout, dims=dims,
-        max_lens=dict(zip(contract.MODALITIES, args.max_len)),
-        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
-        early_stopping_patience=args.patience, mixed_precision=args.mixed_precision,
-        seed=args.seed)
 
 
 def resolve_data_root(args, console) -> str:
@@ -113,12 +71,10 @@ def main(argv=None) -> int:
     # Everything heavy is imported inside: their import-time warnings go to the log.
     with console_lib.quiet_libraries(log_path) as (console, progress):
         try:
-            config = trainer_config_from(args)
+            config = cli.trainer_config_from(args)
             from pipeline.pipeline import beam_args
 
             beam = beam_args(args.beam_workers)
-            if args.train_steps < 1:
-                raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
             data_root = resolve_data_root(args, console)
         except ValueError as err:
             console.write(f"error: {err}\n")

@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, transform_pb2
 
 from components.data_gate import DataGate
+from components.msa_trainer import MsaTrainer
 from msa_data import contract
 from pipeline import configs, evaluation
 from trainer.config import TrainerConfig
@@ -62,14 +63,15 @@ def create_pipeline(
             analyze=["train"], transform=list(contract.SPLITS)))
     transform.add_upstream_node(data_gate)
 
-    trainer = tfx.components.Trainer(
+    trainer = MsaTrainer(
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=["valid"], num_steps=None),
-        custom_config=trainer_config.to_dict())
+        train_steps=train_steps,
+        train_splits=["train"],
+        eval_splits=["valid"],
+        custom_config=trainer_config.to_dict()).with_id("Trainer")
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -1,0 +1,224 @@
+"""kubeflow_runner.py: the compiled KFP v2 pipeline, its submission, and the image.
+
+No Kubeflow cluster exists on this machine. The compiled file is validated
+by parsing it into KFP's own PipelineSpec proto; ``--endpoint`` is tested
+against a local HTTP server standing in for the KFP API (a test double: it
+checks the plumbing, not a real cluster).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from tests.runner_util import REPO
+
+IMAGE = "registry.example/msa-tfx:test"
+BEAM_PASSTHROUGH = ["--project=my-project", "--region=europe-west4",
+                    "--temp_location=gs://bucket/tmp"]
+BEAM_COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ExampleValidator", "Transform",
+                   "Evaluator")
+RESOLVER = "latest_blessed_model_resolver"
+
+
+def run_kubeflow_runner(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(REPO, "kubeflow_runner.py"), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def base_args(output):
+    return ["--image", IMAGE, "--pipeline-root", "gs://bucket/msa", "--data-root",
+            "gs://bucket/data/mosi", "--output", output, "--train-steps", "777"]
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    output = str(tmp_path_factory.mktemp("kfp") / "msa_pipeline.json")
+    proc = run_kubeflow_runner(*base_args(output), "--beam-runner", "DataflowRunner", "--",
+                               *BEAM_PASSTHROUGH)
+    assert proc.returncode == 0, proc.stderr
+    job = json.load(open(output))
+    # The inner dict, not the job: the job's pipelineSpec field is a generic
+    # Struct and would accept anything.
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    return job, spec
+
+
+def local_pipeline():
+    from tfx.orchestration import metadata
+
+    from pipeline import configs
+    from pipeline.pipeline import create_pipeline
+    from trainer.config import TrainerConfig
+
+    return create_pipeline(
+        pipeline_name=configs.PIPELINE_NAME, pipeline_root="/tmp/unused", data_root="/tmp/d",
+        schema_path=configs.SCHEMA_PATH, serving_dir="/tmp/s", trainer_config=TrainerConfig(),
+        train_steps=10,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config("/tmp/m.db"))
+
+
+def _node_of(task_name):
+    return RESOLVER if task_name.startswith(RESOLVER) else task_name
+
+
+def _executor(spec, task_name):
+    component = spec.root.dag.tasks[task_name].component_ref.name
+    label = spec.components[component].executor_label
+    return json_format.MessageToDict(spec.deployment_spec)["executors"][label]
+
+
+def test_same_components_and_edges_as_local_pipeline(compiled):
+    _, spec = compiled
+    local = {c.id: {u.id for u in c.upstream_nodes} for c in local_pipeline().components}
+    kfp_edges = {}
+    for name, task in spec.root.dag.tasks.items():
+        kfp_edges.setdefault(_node_of(name), set()).update(
+            _node_of(d) for d in task.dependent_tasks if _node_of(d) != _node_of(name))
+    assert set(kfp_edges) == set(local)
+    for node, upstream in local.items():
+        assert kfp_edges[node] == upstream, node
+
+
+def test_executors_use_the_image_and_dotted_paths(compiled):
+    job, spec = compiled
+    containers = {name: _executor(spec, name)["container"] for name in spec.root.dag.tasks
+                  if not name.startswith(RESOLVER)}
+    for name, container in containers.items():
+        assert container["image"] == IMAGE, name
+    assert "components.data_gate.DataGate_Executor" in containers["DataGate"]["args"]
+    assert "components.msa_trainer.MsaTrainerExecutor" in containers["Trainer"]["args"]
+    text = json.dumps(job)
+    for dotted in ("trainer.preprocessing.preprocessing_fn", "trainer.task.run_fn",
+                   "trainer.tfma_metrics"):
+        assert dotted in text
+    # user code comes from the image, never as a module file staged as a wheel
+    assert "module_file" not in text and ".whl" not in text and "module_path" not in text
+
+
+def test_beam_args_reach_beam_components(compiled):
+    _, spec = compiled
+    for name in BEAM_COMPONENTS:
+        args = _executor(spec, name)["container"]["args"]
+        assert "--runner=DataflowRunner" in args, name
+        for arg in BEAM_PASSTHROUGH:
+            assert arg in args, (name, arg)
+
+
+def test_runtime_parameters_with_defaults(compiled):
+    job, spec = compiled
+    params = spec.root.input_definitions.parameters
+    assert params["data_root"].default_value.string_value == "gs://bucket/data/mosi"
+    assert params["train_steps"].default_value.number_value == 777
+    assert job["runtimeConfig"]["parameters"]["train_steps"] == {"intValue": "777"}
+    # and they are wired into the components, not baked in
+    example_gen = spec.root.dag.tasks["ImportExampleGen"].inputs.parameters["input_base"]
+    assert example_gen.component_input_parameter == "data_root"
+    trainer = spec.root.dag.tasks["Trainer"].inputs.parameters["train_steps"]
+    assert trainer.component_input_parameter == "train_steps"
+
+
+def test_resolver_and_blessing_gate(compiled):
+    _, spec = compiled
+    tasks = spec.root.dag.tasks
+    resolvers = [n for n in tasks if n.startswith(RESOLVER)]
+    assert resolvers
+    evaluator = tasks["Evaluator"].inputs.artifacts
+    assert evaluator["baseline_model"].task_output_artifact.producer_task in resolvers
+    pusher = tasks["Pusher"].inputs.artifacts
+    assert pusher["model_blessing"].task_output_artifact.producer_task == "Evaluator"
+    assert pusher["model_blessing"].task_output_artifact.output_artifact_key == "blessing"
+    executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
+    queries = json.dumps([e for k, e in executors.items() if k.startswith(RESOLVER)])
+    assert "tfx.ModelBlessing" in queries and "blessed" in queries
+
+
+class _FakeKfpApi(http.server.BaseHTTPRequestHandler):
+    """Answers the KFP v2beta1 calls kfp.Client makes; records every request."""
+
+    requests = []
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        type(self).requests.append((self.command, self.path, body))
+        data = json.dumps({"pipeline_id": "p-1", "experiment_id": "e-1", "run_id": "r-1",
+                           "display_name": "msa", "experiments": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_endpoint_uploads_the_compiled_file_and_starts_a_run(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeKfpApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        output = str(tmp_path / "p.json")
+        proc = run_kubeflow_runner(*base_args(output), "--endpoint",
+                                   f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert "started run r-1" in proc.stdout
+    compiled_spec = json.load(open(output))["pipelineSpec"]
+    uploads = [body for method, path, body in _FakeKfpApi.requests
+               if method == "POST" and path.startswith("/apis/v2beta1/pipelines/upload")]
+    assert len(uploads) == 1
+    uploaded = json.loads(re.search(rb"\r\n\r\n(\{.*\})\r\n--", uploads[0], re.S).group(1))
+    assert uploaded == compiled_spec
+    runs = [json.loads(body) for method, path, body in _FakeKfpApi.requests
+            if method == "POST" and path == "/apis/v2beta1/runs"]
+    assert len(runs) == 1
+    assert runs[0]["pipeline_spec"]["pipelineInfo"] == compiled_spec["pipelineInfo"]
+    assert runs[0]["runtime_config"]["parameters"]["train_steps"] == 777
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("args, fragment, code", [
+    (["--pipeline-root", "gs://b", "--data-root", "gs://d"], "--image", 2),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--beam-runner", "SnailRunner"], "--beam-runner", 2),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--model-dim", "30", "--num-heads", "4"], "model_dim", 2),
+])
+def test_bad_flags_write_nothing(tmp_path, args, fragment, code):
+    output = tmp_path / "p.json"
+    proc = run_kubeflow_runner(*args, "--output", str(output))
+    assert proc.returncode == code
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Warning" not in ln
+             and not ln.startswith(" ") and "cuda" not in ln and "tensorflow" not in ln]
+    errors = [ln for ln in lines if "error:" in ln]
+    assert len(errors) == 1 and fragment in errors[0], proc.stderr
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_endpoint_is_one_line(tmp_path):
+    output = str(tmp_path / "p.json")
+    proc = run_kubeflow_runner(*base_args(output), "--endpoint",
+                               f"http://127.0.0.1:{_closed_port()}")
+    assert proc.returncode == 1
+    errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
+    assert len(errors) == 1 and "--endpoint" in errors[0] and "reachable" in errors[0]
+    assert "Traceback" not in proc.stderr
