@@ -83,6 +83,26 @@ def _bytes(value: str):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
 
 
+def _float_list(frames: np.ndarray):
+    """A ``FloatList`` of ``frames`` row-major, parsed from its packed wire bytes.
+
+    Serialises exactly like ``FloatList(value=frames.reshape(-1).tolist())``
+    (NaN and -inf included) but hundreds of times faster for long sequences.
+    """
+    import tensorflow as tf
+
+    data = np.ascontiguousarray(frames, dtype="<f4").tobytes()
+    float_list = tf.train.FloatList()
+    if data:
+        size, header = len(data), bytearray(b"\x0a")  # field 1, length-delimited (packed)
+        while size > 0x7F:
+            header.append((size & 0x7F) | 0x80)
+            size >>= 7
+        header.append(size)
+        float_list.MergeFromString(bytes(header) + data)
+    return float_list
+
+
 def to_example(segment: Segment, dims: Mapping[str, int] = DEFAULT_DIMS):
     """Serialises a :class:`Segment` into a contract ``tf.train.Example``.
 
@@ -104,9 +124,7 @@ def to_example(segment: Segment, dims: Mapping[str, int] = DEFAULT_DIMS):
                 f"segment {segment.segment_id!r}: {modality} must be (len, {dims[modality]}), "
                 f"got shape {tuple(frames.shape)}"
             )
-        feature[modality] = tf.train.Feature(
-            float_list=tf.train.FloatList(value=frames.reshape(-1).tolist())
-        )
+        feature[modality] = tf.train.Feature(float_list=_float_list(frames))
         feature[length_key(modality)] = tf.train.Feature(
             int64_list=tf.train.Int64List(value=[frames.shape[0]])
         )
