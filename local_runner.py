@@ -2,6 +2,7 @@
 
     python local_runner.py                      # built-in data, default settings
     python local_runner.py --data-root DIR --output-dir OUT --train-steps 500
+    python local_runner.py --source mult:/data/mosi_data.pkl   # a downloaded file
 
 Under ``--output-dir``: ``pipeline_root/`` (artifacts), ``metadata.sqlite``
 (ML Metadata), ``serving_model/`` (pushed, blessed models) and ``run.log``
@@ -18,6 +19,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -29,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", help="folder with train/valid/test TFRecords in the data "
                    f"contract (default: generate built-in data in {configs.DEFAULT_DATA_ROOT})")
+    p.add_argument("--source", metavar="FORMAT:PATH",
+                   help="instead of --data-root: a downloaded CMU-MOSI/MOSEI file read inside "
+                   "the pipeline; FORMAT is mult, mmsa, sdk or msa-h5 (see README)")
+    p.add_argument("--source-dataset", choices=("mosi", "mosei"),
+                   help="with --source: the dataset, when the file name does not say")
+    p.add_argument("--source-unaligned", action="store_true",
+                   help="with --source sdk:DIR: keep each modality's own frames")
     p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR)
     p.add_argument("--synth-size", choices=("mosi", "mosei"), default="mosi",
                    help="size of the built-in data generated when --data-root is not given")
@@ -61,6 +70,27 @@ def resolve_data_root(args, console) -> str:
     return root
 
 
+def resolve_source(args, console):
+    """Checks ``--source`` up front; returns ``(source, options, dims)`` from the reader."""
+    from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
+
+    if args.data_root:
+        raise SystemExit("error: --source and --data-root: expected one of them, found both")
+    try:
+        fmt, path = parse_source(args.source)
+        reader = make_reader(fmt, path, dataset=args.source_dataset,
+                             unaligned=args.source_unaligned)
+        with reader:  # reads the structure: bad files stop here, before the pipeline
+            dims, dataset, counts = dict(reader.dims), reader.dataset, dict(reader.counts)
+    except (ReaderError, SourceError) as err:
+        raise SystemExit(f"error: {err}") from None
+    console.write(f"source {fmt} {path}: {dataset}, "
+                  + ", ".join(f"{s} {counts[s]}" for s in contract.SPLITS) + " segments, dims "
+                  + ", ".join(f"{m} {dims[m]}" for m in contract.MODALITIES) + "\n")
+    options = {"dataset": dataset, "unaligned": args.source_unaligned}
+    return f"{fmt}:{path}", options, dims
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     output_dir = os.path.abspath(args.output_dir)
@@ -72,10 +102,14 @@ def main(argv=None) -> int:
     with console_lib.quiet_libraries(log_path) as (console, progress):
         try:
             config = cli.trainer_config_from(args)
+            source = source_options = None
+            if args.source:  # the source's dims replace --text-dim and the defaults
+                source, source_options, dims = resolve_source(args, console)
+                config = dataclasses.replace(config, dims=dims)
             from pipeline.pipeline import beam_args
 
             beam = beam_args(args.beam_workers)
-            data_root = resolve_data_root(args, console)
+            data_root = None if source else resolve_data_root(args, console)
         except ValueError as err:
             console.write(f"error: {err}\n")
             return 2
@@ -87,7 +121,7 @@ def main(argv=None) -> int:
         from pipeline import results
         from pipeline.pipeline import create_pipeline
 
-        console.write(f"pipeline {configs.PIPELINE_NAME}: data {data_root}\n"
+        console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
                       f"outputs {output_dir} (library log: {log_path})\n")
         try:
             pipeline = create_pipeline(
@@ -103,6 +137,8 @@ def main(argv=None) -> int:
                 .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
                 beam_pipeline_args=beam,
                 enable_cache=not args.no_cache,
+                source=source,
+                source_options=source_options,
             )
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except Exception as err:  # one readable line; the traceback is in the log

@@ -40,10 +40,22 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    source: Optional[str] = None,
+    source_options: Optional[Dict[str, Any]] = None,
 ) -> tfx.dsl.Pipeline:
-    """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters."""
-    example_gen = tfx.components.ImportExampleGen(
-        input_base=data_root, input_config=example_input_config())
+    """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
+
+    With ``source`` (``"FORMAT:PATH"``, a downloaded MulT/MMSA/SDK/msa-tf2
+    file) a ConvertedExampleGen reads it instead of ImportExampleGen reading
+    ``data_root``; ``source_options`` may set ``dataset`` and ``unaligned``.
+    """
+    if source:
+        from components.converted_example_gen import converted_example_gen
+
+        example_gen = converted_example_gen(source, **(source_options or {}))
+    else:
+        example_gen = tfx.components.ImportExampleGen(
+            input_base=data_root, input_config=example_input_config())
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     example_validator = tfx.components.ExampleValidator(
