@@ -7,9 +7,11 @@
 
 It builds the same ``create_pipeline(...)`` as local_runner.py and compiles
 it with TFX's KubeflowV2DagRunner. User code runs from the image by dotted
-module path (``trainer.task.run_fn``, ...). ``data_root`` and
-``train_steps`` are runtime parameters: a run can set them without
-recompiling. Arguments after ``--`` go to the Beam runner unchanged.
+module path (``trainer.task.run_fn``, ...). ``train_steps`` and (with
+``--data-root``) ``data_root`` are runtime parameters: a run can set them
+without recompiling. ``--source FORMAT:PATH`` reads a downloaded dataset file
+inside the pipeline instead; PATH must be visible to the pods (e.g. Vertex's
+``/gcs/BUCKET/...`` mount). Arguments after ``--`` go to the Beam runner.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -30,7 +33,6 @@ BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
                 "PortableRunner", "PrismRunner")
 # Where the Dockerfile puts the repository inside the image.
 CONTAINER_ROOT = "/msa"
-RUNTIME_PARAMETERS = ("data_root", "train_steps")
 
 
 class UsageError(ValueError):
@@ -43,7 +45,7 @@ def build_parser():
                    help="container image with this project installed (see Dockerfile)")
     p.add_argument("--pipeline-root", required=True,
                    help="artifact root: gs://..., s3://... or a path the cluster can reach")
-    p.add_argument("--data-root", required=True,
+    p.add_argument("--data-root",
                    help="default of the data_root runtime parameter: train/valid/test TFRecords")
     p.add_argument("--serving-dir", help="where blessed models are pushed "
                    "(default: <pipeline-root>/serving_model)")
@@ -55,6 +57,7 @@ def build_parser():
                    help=f"Beam runner for the data-parallel components: {', '.join(BEAM_RUNNERS)}")
     p.add_argument("--endpoint", help="KFP API URL: also upload the pipeline and start a run")
     p.add_argument("--experiment", default="msa", help="KFP experiment for --endpoint runs")
+    cli.add_source_flags(p)
     cli.add_training_flags(p)
     return p
 
@@ -85,13 +88,29 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     from pipeline.pipeline import create_pipeline
 
     config = cli.trainer_config_from(args)
-    data_root = data_types.RuntimeParameter(name="data_root", ptype=str, default=args.data_root)
+    if bool(args.data_root) == bool(args.source):
+        raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
+    source = options = None
+    defaults = {"train_steps": args.train_steps}
+    if args.source:
+        # The file must be readable here too (e.g. Vertex's /gcs/BUCKET mount
+        # or a copy): its structure gives the dims Transform and the model use.
+        source, options, dims, _ = cli.inspect_source(
+            args.source, args.source_dataset, args.source_unaligned)
+        config = dataclasses.replace(config, dims=dims)
+        data_root = None
+    else:
+        defaults["data_root"] = args.data_root
+        data_root = data_types.RuntimeParameter(
+            name="data_root", ptype=str, default=args.data_root)
     train_steps = data_types.RuntimeParameter(
         name="train_steps", ptype=int, default=args.train_steps)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,
         data_root=data_root,
+        source=source,
+        source_options=options,
         schema_path=args.schema_path,
         serving_dir=args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model",
         trainer_config=config,
@@ -101,7 +120,6 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image))
-    defaults = {"data_root": args.data_root, "train_steps": args.train_steps}
     job = runner.run(pipeline, parameter_values=defaults, write_out=False)
     add_parameter_defaults(job["pipelineSpec"], defaults)
     validate_pipeline_spec(job["pipelineSpec"])
@@ -126,6 +144,13 @@ def validate_pipeline_spec(pipeline_spec: Dict):
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     return json_format.ParseDict(pipeline_spec, pipeline_spec_pb2.PipelineSpec())
+
+
+def runtime_defaults(job: Dict) -> Dict:
+    """Typed runtime-parameter defaults from the job's runtimeConfig."""
+    cast = {"intValue": int, "doubleValue": float, "stringValue": str}
+    return {name: cast[kind](raw) for name, value in job["runtimeConfig"]["parameters"].items()
+            for kind, raw in value.items()}
 
 
 def write_atomically(path: str, job: Dict) -> None:
@@ -174,12 +199,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     write_atomically(args.output, job)
     print(f"compiled {args.pipeline_name} -> {os.path.abspath(args.output)}")
+    parameters = runtime_defaults(job)
     print(f"  image {args.image}; runtime parameters: "
-          + ", ".join(f"{k}={job['runtimeConfig']['parameters'][k]}" for k in RUNTIME_PARAMETERS))
+          + ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())))
     if args.endpoint:
         try:
-            run_id = submit(args.endpoint, job, args.experiment,
-                            {"data_root": args.data_root, "train_steps": args.train_steps})
+            run_id = submit(args.endpoint, job, args.experiment, parameters)
         except Exception as err:  # network and API errors: one line, what to check
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             print(f"{prog}: error: --endpoint {args.endpoint}: could not upload or start the "

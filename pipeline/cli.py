@@ -68,3 +68,35 @@ def trainer_config_from(args):
         batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
         early_stopping_patience=args.patience, mixed_precision=args.mixed_precision,
         seed=args.seed)
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    """``--source FORMAT:PATH`` and its options (a downloaded dataset file)."""
+    p.add_argument("--source", metavar="FORMAT:PATH",
+                   help="instead of --data-root: a downloaded CMU-MOSI/MOSEI file read inside "
+                   "the pipeline; FORMAT is mult, mmsa, sdk or msa-h5 (see README)")
+    p.add_argument("--source-dataset", choices=("mosi", "mosei"),
+                   help="with --source: the dataset, when the file name does not say")
+    p.add_argument("--source-unaligned", action="store_true",
+                   help="with --source sdk:DIR: keep each modality's own frames")
+
+
+def inspect_source(source: str, dataset=None, unaligned: bool = False):
+    """Opens a ``--source`` file's structure up front, before any pipeline work.
+
+    Returns ``(source, options, dims, summary)``; raises ValueError with one
+    line naming the file and what was wrong.
+    """
+    from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
+
+    try:
+        fmt, path = parse_source(source)
+        reader = make_reader(fmt, path, dataset=dataset, unaligned=unaligned)
+        with reader:
+            dims, found, counts = dict(reader.dims), reader.dataset, dict(reader.counts)
+    except (ReaderError, SourceError) as err:
+        raise ValueError(str(err)) from None
+    summary = (f"source {fmt} {path}: {found}, "
+               + ", ".join(f"{s} {counts[s]}" for s in contract.SPLITS) + " segments, dims "
+               + ", ".join(f"{m} {dims[m]}" for m in contract.MODALITIES))
+    return f"{fmt}:{path}", {"dataset": found, "unaligned": unaligned}, dims, summary

@@ -222,3 +222,34 @@ def test_unreachable_endpoint_is_one_line(tmp_path):
     errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
     assert len(errors) == 1 and "--endpoint" in errors[0] and "reachable" in errors[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_source_compiles_the_converted_example_gen(tmp_path):
+    from tests import convert_fixtures
+
+    pickle_path = str(tmp_path / "mosi_data.pkl")
+    convert_fixtures.write_mult(pickle_path, dataset="mosi")
+    output = str(tmp_path / "p.json")
+    proc = run_kubeflow_runner("--image", IMAGE, "--pipeline-root", "gs://bucket/msa",
+                               "--source", f"mult:{pickle_path}", "--output", output)
+    assert proc.returncode == 0, proc.stderr
+    job = json.load(open(output))
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert "ConvertedExampleGen" in tasks and "ImportExampleGen" not in tasks
+    assert "components.converted_example_gen.Executor" in json.dumps(
+        _executor(spec, "ConvertedExampleGen"))
+    assert set(spec.root.input_definitions.parameters) == {"train_steps"}
+    # the source's own dims (MulT MOSI: audio 5, vision 20) reach Transform and the Trainer
+    transform_config = tasks["Transform"].inputs.parameters["custom_config"]
+    dims = json.loads(transform_config.runtime_value.constant_value.string_value)["dims"]
+    assert dims == {"text": 300, "audio": 5, "video": 20}
+
+
+def test_data_root_and_source_are_exclusive(tmp_path):
+    proc = run_kubeflow_runner("--image", IMAGE, "--pipeline-root", "gs://b", "--data-root",
+                               "gs://d", "--source", "mult:/x.pkl",
+                               "--output", str(tmp_path / "p.json"))
+    assert proc.returncode == 2
+    assert "exactly one of --data-root" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
