@@ -147,3 +147,28 @@ def test_dimension_mismatch_names_segment(tmp_path):
     # Beam shortens the outer message; the assertion text is in the chain.
     message = "".join(traceback.format_exception(err.value))
     assert "feature text: flattened length" in message and "broken_7" in message
+
+
+def test_slice_keys_for_the_evaluator(varied):
+    # labels -2, -1, 0, 1, 2 and text lengths 1, 2, 6, 0, 3 (fixture order)
+    _, out = varied
+    polarity = {s: out[s][preprocessing.POLARITY] for s in out}
+    assert polarity == {"s0": b"negative", "s1": b"negative", "s2": b"neutral",
+                        "s3": b"positive", "s4": b"positive"}
+    bucket = {s: out[s][preprocessing.TEXT_LEN_BUCKET] for s in out}
+    assert bucket == {"s0": b"1-5", "s1": b"1-5", "s2": b"6-10", "s3": b"0", "s4": b"1-5"}
+
+
+def test_text_len_bucket_edges():
+    lengths = [0, 1, 5, 6, 10, 11, 20, 21, 70, 500]
+    got = [b.decode() for b in preprocessing.text_len_bucket(tf.constant(lengths)).numpy()]
+    assert got == ["0", "1-5", "1-5", "6-10", "6-10", "11-20", "11-20", "21+", "21+", "21+"]
+    for name, first, last in preprocessing.TEXT_LEN_BUCKETS:  # the documented edges
+        assert name == (f"{first}+" if last is None else
+                        str(first) if first == last else f"{first}-{last}")
+
+
+def test_polarity_from_the_label_sign():
+    got = preprocessing.polarity(tf.constant([-3.0, -0.01, 0.0, -0.0, 1e-6, 2.5])).numpy()
+    assert [b.decode() for b in got] == ["negative", "negative", "neutral", "neutral",
+                                          "positive", "positive"]

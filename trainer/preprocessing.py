@@ -16,6 +16,14 @@ normalisation, i.e. the feature's mean.
 ``label``, the ids and ``text_len`` pass through unchanged (the ids are the
 Evaluator's slice keys); ``label_train_mean`` is the train-split label mean,
 the constant predictor the Evaluator's gate compares against.
+
+Slice keys for the Evaluator, derived here so every consumer sees the same
+definition (strings, one per example):
+
+* ``polarity``: ``negative`` (label < 0), ``neutral`` (label == 0),
+  ``positive`` (label > 0); only when the label is present (not at serving);
+* ``text_len_bucket``: words (text frames) in ``0``, ``1-5``, ``6-10``,
+  ``11-20``, ``21+`` (:data:`TEXT_LEN_BUCKETS`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,12 @@ from msa_data import contract
 
 DEFAULT_MAX_LENS = {"text": 50, "audio": 50, "video": 50}
 LABEL_TRAIN_MEAN = "label_train_mean"
+POLARITY = "polarity"
+POLARITY_NAMES = ("negative", "neutral", "positive")
+TEXT_LEN_BUCKET = "text_len_bucket"
+# (name, first, last) word counts, inclusive; None: no upper end.
+TEXT_LEN_BUCKETS = (("0", 0, 0), ("1-5", 1, 5), ("6-10", 6, 10), ("11-20", 11, 20),
+                    ("21+", 21, None))
 PASSTHROUGH = (contract.LABEL, contract.SEGMENT_ID, contract.VIDEO_ID, contract.DATASET)
 
 # Below this standard deviation a dimension is treated as constant: dividing
@@ -114,6 +128,23 @@ def normalize_frames(frames: tf.RaggedTensor):
     return normalized, nonfinite
 
 
+def polarity(label: tf.Tensor) -> tf.Tensor:
+    """negative / neutral / positive from the sign of the label."""
+    label = tf.reshape(label, [-1])
+    names = tf.constant(POLARITY_NAMES)
+    index = tf.cast(label >= 0, tf.int32) + tf.cast(label > 0, tf.int32)
+    return tf.gather(names, index)
+
+
+def text_len_bucket(text_len: tf.Tensor) -> tf.Tensor:
+    """The :data:`TEXT_LEN_BUCKETS` name of each word count."""
+    text_len = tf.reshape(tf.cast(text_len, tf.int64), [-1])
+    index = tf.zeros_like(text_len, tf.int32)
+    for _, first, _ in TEXT_LEN_BUCKETS[1:]:
+        index += tf.cast(text_len >= first, tf.int32)
+    return tf.gather(tf.constant([name for name, _, _ in TEXT_LEN_BUCKETS]), index)
+
+
 def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Optional[Dict[str, Any]] = None):
     """TFX Transform entry point.
 
@@ -136,6 +167,7 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Optional[Dict[str
         outputs[nonfinite_key(modality)] = nonfinite
     outputs[contract.length_key("text")] = tf.reshape(
         tf.cast(inputs[contract.length_key("text")], tf.int64), [-1])
+    outputs[TEXT_LEN_BUCKET] = text_len_bucket(inputs[contract.length_key("text")])
 
     for key in PASSTHROUGH:
         if key in inputs:
@@ -145,4 +177,5 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Optional[Dict[str
         # analysed (train) split, broadcast per example. Absent at serving.
         label = inputs[contract.LABEL]
         outputs[LABEL_TRAIN_MEAN] = tf.zeros_like(label) + tft.mean(label)
+        outputs[POLARITY] = polarity(label)
     return outputs
