@@ -1,49 +1,128 @@
 """The Evaluator's TFMA configuration: metrics, slices and the blessing gate.
 
-A candidate is blessed only if, on the test split:
-* it beats the constant predictor (train-split label mean): the value
-  threshold ``mae_gain_over_constant > 0``;
+Metrics (``trainer.tfma_metrics``, definitions in ``trainer.msa_metrics``):
+``example_count``, ``mae``, ``corr``, ``acc2_has0``, ``f1_has0``,
+``acc2_non0``, ``f1_non0``, ``acc7``, ``acc5``, ``confusion_matrix_7``,
+``small_slice``, ``constant_mae`` and ``mae_gain_over_constant``, computed in
+Beam for the candidate (and the baseline, when there is one) on every slice:
+
+* overall;
+* ``polarity`` (negative / neutral / positive label) and ``text_len_bucket``
+  (words: 0, 1-5, 6-10, 11-20, 21+): string features derived by Transform's
+  ``preprocessing_fn``; TFMA gets them from the model's
+  ``transform_features`` signature (``preprocessing_function_names``);
+* ``dataset`` and ``video_id`` (the speaker): contract features, passed
+  through by Transform;
+* ``dataset`` x ``polarity``.
+
+A candidate is blessed only if, on the overall slice (see
+:mod:`pipeline.blessing`):
+
+* it beats the constant predictor: ``mae_gain_over_constant > 0``;
+* ``corr >= corr_floor`` (NaN fails);
 * its MAE is no worse than the last blessed model's plus a tolerance (the
-  change threshold; skipped by TFMA when there is no baseline yet).
+  change threshold; TFX's Evaluator drops it when there is no baseline yet).
+
+Thresholds are attached to each metric's ``MetricConfig`` as
+``per_slice_thresholds`` on the overall slice only: a ``MetricConfig.threshold``
+would apply to every slice, and ``MetricsSpec.thresholds`` keys do not match
+these metrics' keys.
 """
 
 from __future__ import annotations
 
+from typing import List, Sequence, Tuple
+
 import tensorflow_model_analysis as tfma
 
 from msa_data import contract
-from pipeline import configs
+from pipeline import blessing, configs
+from trainer import preprocessing
 
 # Strictly positive: a model that only ties the constant predictor fails.
-_MIN_GAIN = 1e-6
+MIN_GAIN = 1e-6
+
+# Slicing: each entry is the feature keys of one slicing spec; () is overall.
+SLICES: Tuple[Tuple[str, ...], ...] = (
+    (),
+    (preprocessing.POLARITY,),
+    (contract.DATASET,),
+    (preprocessing.TEXT_LEN_BUCKET,),
+    (contract.VIDEO_ID,),
+    (contract.DATASET, preprocessing.POLARITY),
+)
+
+# Reported metrics, in table order (class name in trainer.tfma_metrics, key).
+REPORTED = (
+    ("MSAExampleCount", "example_count"),
+    ("MSAMeanAbsoluteError", "mae"),
+    ("MSACorrelation", "corr"),
+    ("Acc2Has0", "acc2_has0"),
+    ("F1Has0", "f1_has0"),
+    ("Acc2Non0", "acc2_non0"),
+    ("F1Non0", "f1_non0"),
+    ("Acc7", "acc7"),
+    ("Acc5", "acc5"),
+    ("ConstantBaselineMAE", "constant_mae"),
+    ("MaeGainOverConstant", "mae_gain_over_constant"),
+    ("ConfusionMatrix7", "confusion_matrix_7"),
+)
 
 
-def build_eval_config(mae_change_tolerance: float = configs.MAE_CHANGE_TOLERANCE) -> tfma.EvalConfig:
-    if mae_change_tolerance < 0:
-        raise ValueError(f"--mae-tolerance: expected >= 0, got {mae_change_tolerance}")
-    mae_change = tfma.MetricThreshold(
-        change_threshold=tfma.GenericChangeThreshold(
+def slicing_specs(slices: Sequence[Tuple[str, ...]] = SLICES) -> List[tfma.SlicingSpec]:
+    return [tfma.SlicingSpec(feature_keys=list(keys)) for keys in slices]
+
+
+def _on_overall(threshold: tfma.MetricThreshold) -> List[tfma.PerSliceMetricThreshold]:
+    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
+
+
+def model_spec() -> tfma.ModelSpec:
+    return tfma.ModelSpec(
+        signature_name="serving_default",
+        label_key=contract.LABEL,
+        # Labels, slice keys and the constant predictor come from Transform.
+        preprocessing_function_names=["transform_features"],
+    )
+
+
+def build_eval_config(mae_change_tolerance: float = blessing.MAE_CHANGE_TOLERANCE,
+                      corr_floor: float = blessing.CORR_FLOOR,
+                      min_slice_size: int = blessing.MIN_SLICE_SIZE) -> tfma.EvalConfig:
+    settings = blessing.BlessingSettings(mae_change_tolerance, corr_floor, min_slice_size)
+    thresholds = {
+        "mae": tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": mae_change_tolerance},
-        ))
-    beats_constant = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": _MIN_GAIN}))
+            absolute={"value": settings.mae_tolerance})),
+        "corr": tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+            lower_bound={"value": settings.corr_floor})),
+        "mae_gain_over_constant": tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": MIN_GAIN})),
+    }
+    metrics = []
+    for class_name, key in REPORTED:
+        config = tfma.MetricConfig(class_name=class_name, module=configs.CUSTOM_METRICS_MODULE)
+        if key in thresholds:
+            config.per_slice_thresholds.extend(_on_overall(thresholds[key]))
+        metrics.append(config)
+    metrics.append(tfma.MetricConfig(
+        class_name="SmallSlice", module=configs.CUSTOM_METRICS_MODULE,
+        config=f'"min_slice_size": {int(settings.min_slice_size)}'))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name="serving_default",
-            label_key=contract.LABEL,
-            preprocessing_function_names=["transform_features"],
-        )],
+        model_specs=[model_spec()],
+        slicing_specs=slicing_specs(),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )
+
+
+def mae_only_eval_config() -> tfma.EvalConfig:
+    """The cheapest useful Evaluator: TFMA's own MAE, overall, no Transform call.
+
+    The reference point of ``benchmarks/evaluator_benchmark.py``.
+    """
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=contract.LABEL)],
         slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(
-            metrics=[
-                tfma.MetricConfig(class_name="ExampleCount"),
-                tfma.MetricConfig(class_name="MeanAbsoluteError", threshold=mae_change),
-                tfma.MetricConfig(class_name="ConstantBaselineMAE",
-                                  module=configs.CUSTOM_METRICS_MODULE),
-                tfma.MetricConfig(class_name="MaeGainOverConstant",
-                                  module=configs.CUSTOM_METRICS_MODULE,
-                                  threshold=beats_constant),
-            ],
-        )],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="MeanAbsoluteError")])],
     )

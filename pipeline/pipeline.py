@@ -16,7 +16,7 @@ from tfx.proto import example_gen_pb2, transform_pb2
 from components.data_gate import DataGate
 from components.msa_trainer import MsaTrainer
 from msa_data import contract
-from pipeline import configs, evaluation
+from pipeline import blessing, configs, evaluation
 from trainer.config import TrainerConfig
 
 
@@ -36,6 +36,8 @@ def create_pipeline(
     trainer_config: TrainerConfig,
     train_steps: Union[int, Any],
     mae_change_tolerance: float = configs.MAE_CHANGE_TOLERANCE,
+    corr_floor: float = blessing.CORR_FLOOR,
+    min_slice_size: int = blessing.MIN_SLICE_SIZE,
     eval_split: str = configs.EVAL_SPLIT,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -96,7 +98,8 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         example_splits=[eval_split],
-        eval_config=evaluation.build_eval_config(mae_change_tolerance))
+        eval_config=evaluation.build_eval_config(mae_change_tolerance, corr_floor,
+                                                 min_slice_size))
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

@@ -14,6 +14,7 @@ import tensorflow as tf
 from msa_data import contract
 from trainer import precision, preprocessing
 from trainer.config import TrainerConfig
+from trainer.keras_metrics import MSAMetrics
 from trainer.models import MSASeqLevelModel
 
 
@@ -43,5 +44,7 @@ def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str) -> 
     model.compile(
         optimizer=optimizer,
         loss=losses[config.loss],
-        metrics=[tf.keras.metrics.MeanAbsoluteError(name="mae")],
+        # mae, corr, acc2_has0/non0, f1_has0/non0, acc7, acc5: the Evaluator's
+        # definitions (trainer.msa_metrics), streamed over the whole split.
+        metrics=[MSAMetrics()],
     )

@@ -1,116 +1,304 @@
-"""Custom TFMA metrics, computed by the Evaluator in Beam.
+"""The MSA metrics as TFMA metrics, computed by the Evaluator in Beam, per slice.
 
-Per model and slice:
+One shared computation does the work: a preprocessor reduces each example,
+once and before slicing, to ``(label, prediction, constant)``; a CombineFn
+sums :func:`trainer.msa_metrics.batch_stats` vectors per slice (vectorised:
+inputs are buffered and folded in batches). Every metric below is a cheap
+derived computation on that vector, so asking for ten metrics costs one
+combiner. TFMA de-duplicates the shared computation across the metrics and
+drops its private key (``_msa_stats``) from the output.
 
-* ``constant_mae`` (``ConstantBaselineMAE``): MAE of the constant predictor that always answers the
-  train-split label mean. The mean is a full-pass Transform analyzer over
-  the train split (the ``label_train_mean`` transformed feature), so the
-  baseline is computed in the pipeline, never hard-coded;
-* ``mae_gain_over_constant`` (``MaeGainOverConstant``): ``constant_mae - mae``. The blessing gate
-  requires it to be positive: the model must beat the constant predictor.
+=========================  ==========================  ========================
+class (``MetricConfig``)   output key                  definition
+=========================  ==========================  ========================
+``MSAMeanAbsoluteError``   ``mae``                     see trainer.msa_metrics
+``MSACorrelation``         ``corr``                    Pearson r, NaN if const.
+``Acc2Has0``/``F1Has0``    ``acc2_has0``/``f1_has0``   negative vs non-negative
+``Acc2Non0``/``F1Non0``    ``acc2_non0``/``f1_non0``   label == 0 dropped
+``Acc7``/``Acc5``          ``acc7``/``acc5``           rounded-class agreement
+``MSAExampleCount``        ``example_count``           examples in the slice
+``ConfusionMatrix7``       ``confusion_matrix_7``      7x7 counts (true x pred)
+``SmallSlice``             ``small_slice``             1 when the slice has
+                                                       fewer than
+                                                       ``min_slice_size``
+                                                       examples, else 0
+``ConstantBaselineMAE``    ``constant_mae``            MAE of the train mean
+``MaeGainOverConstant``    ``mae_gain_over_constant``  ``constant_mae - mae``
+=========================  ==========================  ========================
+
+The constant predictor is the train-split label mean, a full-pass Transform
+analyzer over the train split (the ``label_train_mean`` transformed feature),
+so the baseline is computed in the pipeline, never hard-coded. The MSA
+metrics themselves need only labels and predictions.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Dict, Iterable
+import math
+from typing import Any, Dict, Iterable, List, Optional
 
 import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
+from trainer import msa_metrics
 from trainer.preprocessing import LABEL_TRAIN_MEAN
 
+STATS_NAME = "_msa_stats"
 CONSTANT_MAE = "constant_mae"
 MAE_GAIN = "mae_gain_over_constant"
+SMALL_SLICE = "small_slice"
+CONFUSION_7 = "confusion_matrix_7"
+DEFAULT_MIN_SLICE_SIZE = 10
+
+# Inputs folded into the statistics vector at a time (numpy, vectorised).
+_FLUSH_EVERY = 512
 
 
-class ConstantBaselineMAE(metric_types.Metric):
-    """MAE of the constant train-mean predictor on the evaluated slice."""
+class _InputsPreprocessor(metric_types.Preprocessor):
+    """Per example, before slicing: ``(label, prediction, constant)`` floats.
 
-    def __init__(self, name: str = CONSTANT_MAE):
-        super().__init__(metric_util.merge_per_key_computations(_computations),
-                         name=name, report="constant")
+    Doing the label/prediction lookup once per example (instead of once per
+    example and slice in the combiner) keeps many slices cheap.
+    ``constant`` is the ``label_train_mean`` transformed feature, NaN when
+    the model has no such feature.
+    """
 
-
-class MaeGainOverConstant(metric_types.Metric):
-    """``constant_mae - mae``: positive when the model beats the constant."""
-
-    def __init__(self, name: str = MAE_GAIN):
-        super().__init__(metric_util.merge_per_key_computations(_computations),
-                         name=name, report="gain")
-
-
-def _computations(name: str, report: str, eval_config=None, model_name: str = "",
-                  output_name: str = "", example_weighted: bool = False,
-                  ) -> metric_types.MetricComputations:
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 example_weighted=example_weighted)
-    preprocessor = metric_types.TransformedFeaturePreprocessor(
-        feature_keys=[LABEL_TRAIN_MEAN], model_names=[model_name] if model_name else None)
-    return [metric_types.MetricComputation(
-        keys=[key], preprocessors=[preprocessor],
-        combiner=_Combiner(key, report, eval_config, model_name, output_name, example_weighted))]
-
-
-@dataclasses.dataclass
-class _Accumulator:
-    weight: float = 0.0
-    model_error: float = 0.0
-    constant_error: float = 0.0
-
-
-class _Combiner(beam.CombineFn):
-    def __init__(self, key, report, eval_config, model_name, output_name, example_weighted):
-        self._key = key
-        self._report = report
+    def __init__(self, eval_config=None, model_name: str = "", output_name: str = ""):
+        super().__init__(name=f"_msa_inputs/{model_name}/{output_name}")
         self._eval_config = eval_config
         self._model_name = model_name
         self._output_name = output_name
-        self._example_weighted = example_weighted
+
+    def _constant(self, inputs) -> float:
+        try:
+            features = inputs.get_transformed_features(self._model_name or None)
+        except (KeyError, ValueError):
+            return math.nan
+        features = features or {}
+        if self._model_name and self._model_name in features:
+            features = features[self._model_name]
+        if LABEL_TRAIN_MEAN not in features:
+            return math.nan
+        return float(np.asarray(features[LABEL_TRAIN_MEAN]).reshape(-1)[0])
+
+    def process(self, extracts):
+        inputs = metric_util.to_standard_metric_inputs(extracts)
+        constant = self._constant(inputs)
+        for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+                inputs, eval_config=self._eval_config, model_name=self._model_name,
+                output_name=self._output_name, example_weighted=False):
+            yield (float(np.asarray(label).reshape(-1)[0]),
+                   float(np.asarray(prediction).reshape(-1)[0]), constant)
+
+
+class _Accumulator:
+    __slots__ = ("stats", "pending")
+
+    def __init__(self):
+        self.stats = msa_metrics.empty_stats()
+        self.pending: List[tuple] = []
+
+    def flush(self) -> "_Accumulator":
+        if self.pending:
+            rows = np.asarray(self.pending, np.float64)
+            self.stats += msa_metrics.batch_stats(rows[:, 0], rows[:, 1], rows[:, 2])
+            self.pending = []
+        return self
+
+
+class _StatsCombiner(beam.CombineFn):
+    """Sums statistics vectors; outputs ``{stats_key: vector}`` per slice."""
+
+    def __init__(self, key: metric_types.MetricKey):
+        self._key = key
 
     def create_accumulator(self) -> _Accumulator:
         return _Accumulator()
 
-    def _train_mean(self, inputs) -> float:
-        features = inputs.get_transformed_features(self._model_name or None) or {}
-        if self._model_name and self._model_name in features:
-            features = features[self._model_name]
-        if LABEL_TRAIN_MEAN not in features:
-            raise ValueError(
-                f"Evaluator: transformed feature {LABEL_TRAIN_MEAN!r} is missing; the model's "
-                "transform_features signature must come from this project's preprocessing_fn")
-        return float(np.asarray(features[LABEL_TRAIN_MEAN]).reshape(-1)[0])
-
-    def add_input(self, acc: _Accumulator, inputs) -> _Accumulator:
-        constant = self._train_mean(inputs)
-        for label, prediction, weight in metric_util.to_label_prediction_example_weight(
-                inputs, eval_config=self._eval_config, model_name=self._model_name,
-                output_name=self._output_name, example_weighted=self._example_weighted):
-            y = float(np.asarray(label).reshape(-1)[0])
-            p = float(np.asarray(prediction).reshape(-1)[0])
-            w = float(metric_util.safe_to_scalar(weight))
-            acc.weight += w
-            acc.model_error += w * abs(y - p)
-            acc.constant_error += w * abs(y - constant)
+    def add_input(self, acc: _Accumulator, element) -> _Accumulator:
+        acc.pending.append(element)
+        if len(acc.pending) >= _FLUSH_EVERY:
+            acc.flush()
         return acc
 
     def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
-        merged = _Accumulator()
+        merged = None
         for acc in accumulators:
-            merged.weight += acc.weight
-            merged.model_error += acc.model_error
-            merged.constant_error += acc.constant_error
-        return merged
+            acc.flush()
+            if merged is None:
+                merged = acc
+            else:
+                merged.stats += acc.stats
+        return merged if merged is not None else _Accumulator()
 
-    def extract_output(self, acc: _Accumulator) -> Dict[metric_types.MetricKey, float]:
-        if acc.weight == 0:
-            return {self._key: float("nan")}
-        constant = acc.constant_error / acc.weight
-        if self._report == "constant":
-            return {self._key: constant}
-        return {self._key: constant - acc.model_error / acc.weight}
+    def compact(self, acc: _Accumulator) -> _Accumulator:
+        return acc.flush()
+
+    def extract_output(self, acc: _Accumulator) -> Dict[metric_types.MetricKey, np.ndarray]:
+        return {self._key: acc.flush().stats.copy()}
 
 
-metric_types.register_metric(ConstantBaselineMAE)
-metric_types.register_metric(MaeGainOverConstant)
+def _key(name, model_name, output_name, example_weighted) -> metric_types.MetricKey:
+    return metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                  example_weighted=example_weighted)
+
+
+def stats_computation(eval_config=None, model_name: str = "", output_name: str = "",
+                      example_weighted: bool = False) -> metric_types.MetricComputation:
+    """The shared computation; identical for every metric, so TFMA runs it once."""
+    key = _key(STATS_NAME, model_name, output_name, example_weighted)
+    return metric_types.MetricComputation(
+        keys=[key],
+        preprocessors=[_InputsPreprocessor(eval_config, model_name, output_name)],
+        combiner=_StatsCombiner(key))
+
+
+class _Derive:
+    """Derived computation: one metric from the slice's statistics vector."""
+
+    def __init__(self, stats_key, key, metric: str, params: Dict[str, Any]):
+        self._stats_key = stats_key
+        self._key = key
+        self._metric = metric
+        self._params = params
+
+    def __call__(self, metrics: Dict[metric_types.MetricKey, Any]) -> Dict[metric_types.MetricKey, Any]:
+        stats = metrics[self._stats_key]
+        return {self._key: _value(self._metric, stats, self._params)}
+
+
+def _value(metric: str, stats: np.ndarray, params: Dict[str, Any]):
+    if metric == CONFUSION_7:
+        return msa_metrics.confusion_7(stats)
+    if metric == SMALL_SLICE:
+        return 1.0 if stats[msa_metrics.N] < params["min_slice_size"] else 0.0
+    values = msa_metrics.compute(stats)
+    if metric in (CONSTANT_MAE, MAE_GAIN):
+        if stats[msa_metrics.CONST_N] < stats[msa_metrics.N]:
+            raise ValueError(
+                f"Evaluator: transformed feature {LABEL_TRAIN_MEAN!r} is missing; the model's "
+                "transform_features signature must come from this project's preprocessing_fn")
+        if metric == CONSTANT_MAE:
+            return values[CONSTANT_MAE]
+        return values[CONSTANT_MAE] - values["mae"]
+    return values[metric]
+
+
+def _computations(name: str, metric: str, params: Optional[Dict[str, Any]] = None,
+                  eval_config=None, model_name: str = "", output_name: str = "",
+                  example_weighted: bool = False) -> metric_types.MetricComputations:
+    if example_weighted:
+        raise ValueError(f"{name}: the MSA metrics are unweighted; configure the metrics spec "
+                         "without example weights")
+    shared = stats_computation(eval_config, model_name, output_name, example_weighted)
+    key = _key(name, model_name, output_name, example_weighted)
+    return [shared, metric_types.DerivedMetricComputation(
+        keys=[key], result=_Derive(shared.keys[0], key, metric, dict(params or {})))]
+
+
+class _MSAMetric(metric_types.Metric):
+    """Base: one metric of :mod:`trainer.msa_metrics` from the shared statistics."""
+
+    METRIC = ""
+
+    def __init__(self, name: Optional[str] = None, **params):
+        params.pop("metric", None)
+        super().__init__(metric_util.merge_per_key_computations(_computations),
+                         name=name or self.METRIC, metric=self.METRIC, params=params or None)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"name": self.name, **(self.kwargs.get("params") or {})}
+
+
+class MSAMeanAbsoluteError(_MSAMetric):
+    METRIC = "mae"
+
+
+class MSACorrelation(_MSAMetric):
+    METRIC = "corr"
+
+
+class Acc2Has0(_MSAMetric):
+    METRIC = "acc2_has0"
+
+
+class F1Has0(_MSAMetric):
+    METRIC = "f1_has0"
+
+
+class Acc2Non0(_MSAMetric):
+    METRIC = "acc2_non0"
+
+
+class F1Non0(_MSAMetric):
+    METRIC = "f1_non0"
+
+
+class Acc7(_MSAMetric):
+    METRIC = "acc7"
+
+
+class Acc5(_MSAMetric):
+    METRIC = "acc5"
+
+
+class MSAExampleCount(_MSAMetric):
+    METRIC = "example_count"
+
+
+class ConfusionMatrix7(_MSAMetric):
+    """7x7 int64 counts (row: true class -3..3, column: predicted class)."""
+
+    METRIC = CONFUSION_7
+
+
+class SmallSlice(_MSAMetric):
+    """1.0 when the slice holds fewer than ``min_slice_size`` examples, else 0.0.
+
+    Small slices are reported (and marked), never hidden; the blessing gate
+    looks at the overall slice only.
+    """
+
+    METRIC = SMALL_SLICE
+
+    def __init__(self, name: Optional[str] = None, min_slice_size: int = DEFAULT_MIN_SLICE_SIZE,
+                 **params):
+        if int(min_slice_size) < 1:
+            raise ValueError(f"min_slice_size: expected >= 1, got {min_slice_size}")
+        super().__init__(name=name, min_slice_size=int(min_slice_size), **params)
+
+
+class ConstantBaselineMAE(_MSAMetric):
+    """MAE of the constant train-mean predictor on the evaluated slice."""
+
+    METRIC = CONSTANT_MAE
+
+
+class MaeGainOverConstant(_MSAMetric):
+    """``constant_mae - mae``: positive when the model beats the constant."""
+
+    METRIC = MAE_GAIN
+
+
+# class name -> output key, for building configs.
+METRIC_CLASSES = {
+    "MSAExampleCount": "example_count",
+    "MSAMeanAbsoluteError": "mae",
+    "MSACorrelation": "corr",
+    "Acc2Has0": "acc2_has0",
+    "F1Has0": "f1_has0",
+    "Acc2Non0": "acc2_non0",
+    "F1Non0": "f1_non0",
+    "Acc7": "acc7",
+    "Acc5": "acc5",
+    "ConfusionMatrix7": CONFUSION_7,
+    "SmallSlice": SMALL_SLICE,
+    "ConstantBaselineMAE": CONSTANT_MAE,
+    "MaeGainOverConstant": MAE_GAIN,
+}
+
+for _cls in (MSAMeanAbsoluteError, MSACorrelation, Acc2Has0, F1Has0, Acc2Non0, F1Non0, Acc7,
+             Acc5, MSAExampleCount, ConfusionMatrix7, SmallSlice, ConstantBaselineMAE,
+             MaeGainOverConstant):
+    metric_types.register_metric(_cls)

@@ -1,0 +1,321 @@
+"""The MSA metrics against plain numpy/sklearn references, in all three places.
+
+``trainer.msa_metrics`` (the definitions), the Trainer's streaming Keras
+metric and the Evaluator's TFMA metrics (run for real through TFMA's Beam
+pipeline, ``tfma.analyze_raw_data``, with slices) must all give the
+reference numbers, on random data and on the hard cases.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from trainer import msa_metrics
+
+NAMES = ("mae", "corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
+         "example_count")
+
+
+def reference(y, p) -> dict:
+    """The literature's definitions, written the plain way (numpy + sklearn)."""
+    y = np.asarray(y, np.float64)
+    p = np.asarray(p, np.float64)
+    out = {"example_count": float(len(y))}
+    out["mae"] = float(np.mean(np.abs(p - y))) if len(y) else math.nan
+    if len(y) < 2 or np.std(y) == 0 or np.std(p) == 0:
+        out["corr"] = math.nan  # documented: undefined -> NaN
+    else:
+        out["corr"] = float(np.corrcoef(y, p)[0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if len(y):
+            out["acc2_has0"] = accuracy_score(y >= 0, p >= 0)
+            out["f1_has0"] = f1_score(y >= 0, p >= 0, average="weighted", zero_division=0)
+        else:
+            out["acc2_has0"] = out["f1_has0"] = math.nan
+        nz = y != 0
+        if nz.any():
+            out["acc2_non0"] = accuracy_score(y[nz] > 0, p[nz] > 0)
+            out["f1_non0"] = f1_score(y[nz] > 0, p[nz] > 0, average="weighted", zero_division=0)
+        else:
+            out["acc2_non0"] = out["f1_non0"] = math.nan
+    for name, bound in (("acc7", 3), ("acc5", 2)):
+        out[name] = (float(np.mean(np.round(np.clip(p, -bound, bound))
+                                   == np.round(np.clip(y, -bound, bound))))
+                     if len(y) else math.nan)
+    return out
+
+
+def assert_matches(got: dict, want: dict, names=NAMES, tol=1e-9, where=""):
+    for name in names:
+        g, w = got[name], want[name]
+        if math.isnan(w):
+            assert math.isnan(g), f"{where}{name}: expected NaN, got {g}"
+        else:
+            assert g == pytest.approx(w, abs=tol), f"{where}{name}: {g} != {w}"
+
+
+def mosi_like(rng, n):
+    """Labels on the 1/3 grid of averaged annotations (many exact ties), noisy predictions."""
+    y = np.round(rng.uniform(-3, 3, n) * 3) / 3
+    p = y + rng.normal(0, 0.8, n)
+    return y.astype(np.float32), p.astype(np.float32)
+
+
+# Hard cases: (name, labels, predictions)
+HARD_CASES = [
+    # exact zeros and half-integer ties for rounding (half to even: 0.5->0, 1.5->2, 2.5->2)
+    ("ties_at_0", [0.0, 0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2.5, 3.0, -1.0],
+     [0.0, -0.0, 0.2, -0.0, 0.5, 2.5, -1.5, 3.7, 2.5, 0.0]),
+    ("all_labels_0", [0.0] * 12, list(np.linspace(-1.2, 1.3, 12))),
+    ("one_class_only", [0.4, 1.0, 2.2, 3.0, 0.6, 1.8], [0.3, -0.2, 2.5, 1.0, 0.1, -1.0]),
+    ("constant_pred", [-2.0, -1.0, 0.0, 1.0, 2.0, 2.6], [0.7] * 6),
+    ("constant_label", [1.0] * 5, [0.2, 0.9, 1.7, 1.1, -0.3]),
+    ("single_example", [1.4], [1.6]),
+    ("clipped", [-3.0, 3.0, -2.6, 2.4], [-7.5, 9.0, -2.5, 2.5]),
+]
+
+
+@pytest.mark.parametrize("seed,n", [(0, 686), (1, 37), (2, 2), (3, 4659)])
+def test_random_data_matches_reference(seed, n):
+    y, p = mosi_like(np.random.default_rng(seed), n)
+    assert_matches(msa_metrics.evaluate(y, p), reference(y, p), where=f"seed {seed}: ")
+
+
+@pytest.mark.parametrize("name,y,p", HARD_CASES, ids=[c[0] for c in HARD_CASES])
+def test_hard_cases_match_reference(name, y, p):
+    y, p = np.float32(y), np.float32(p)
+    got = msa_metrics.evaluate(y, p)
+    assert_matches(got, reference(y, p), where=f"{name}: ")
+
+
+def test_documented_choices():
+    # constant predictions: Pearson r undefined -> NaN, never a crash or 0
+    assert math.isnan(msa_metrics.evaluate([1.0, 2.0, 3.0], [0.5, 0.5, 0.5])["corr"])
+    # near-constant within float noise is still "constant"
+    assert math.isnan(msa_metrics.evaluate([1.0, 2.0, 3.0], [0.3, 0.3 + 1e-12, 0.3])["corr"])
+    # every label 0: the non0 convention has no examples -> NaN
+    zero = msa_metrics.evaluate([0.0, 0.0], [1.0, -1.0])
+    assert math.isnan(zero["acc2_non0"]) and math.isnan(zero["f1_non0"])
+    assert zero["acc2_has0"] == 0.5
+    # an empty slice: NaN everywhere, count 0
+    empty = msa_metrics.compute(msa_metrics.empty_stats())
+    assert empty["example_count"] == 0
+    assert all(math.isnan(v) for k, v in empty.items() if k != "example_count")
+    # rounding half to even, like numpy
+    assert msa_metrics.rounded_class(np.array([0.5, 1.5, 2.5, -0.5, -2.5, 9.0]), 3).tolist() == \
+        [0, 2, 2, 0, -2, 3]
+    # the constant predictor's MAE, and NaN constants are ignored
+    stats = msa_metrics.batch_stats([1.0, -1.0, 2.0], [0.0, 0.0, 0.0], [0.5, 0.5, math.nan])
+    assert msa_metrics.compute(stats)["constant_mae"] == pytest.approx((0.5 + 1.5) / 2)
+
+
+def test_statistics_merge_by_addition():
+    y, p = mosi_like(np.random.default_rng(7), 500)
+    parts = [msa_metrics.batch_stats(y[i:i + 33], p[i:i + 33]) for i in range(0, 500, 33)]
+    merged = msa_metrics.merge(*parts)
+    np.testing.assert_allclose(merged, msa_metrics.batch_stats(y, p), rtol=1e-12, atol=1e-9)
+    assert_matches(msa_metrics.compute(merged), reference(y, p))
+    conf = msa_metrics.confusion_7(merged)
+    assert conf.sum() == 500
+    assert np.trace(conf) / 500 == pytest.approx(reference(y, p)["acc7"])
+
+
+def test_keras_metric_streams_the_same_numbers():
+    import tensorflow as tf
+
+    from trainer.keras_metrics import MSAMetrics
+
+    y, p = mosi_like(np.random.default_rng(3), 203)
+    metric = MSAMetrics()
+    for i in range(0, len(y), 16):  # streamed batch by batch, as in fit/evaluate
+        metric.update_state(tf.constant(y[i:i + 16]), tf.constant(p[i:i + 16, None]))
+    got = {k: float(v) for k, v in metric.result().items()}
+    assert set(got) == set(msa_metrics.TRAINING_METRIC_NAMES)
+    assert_matches(got, reference(y, p), names=msa_metrics.TRAINING_METRIC_NAMES)
+    metric.reset_state()
+    metric.update_state(tf.constant([0.7, -0.2]), tf.constant([[0.5], [0.5]]))
+    after = {k: float(v) for k, v in metric.result().items()}
+    assert math.isnan(after["corr"]) and after["mae"] == pytest.approx(0.45)
+
+
+@pytest.mark.parametrize("name,y,p", HARD_CASES, ids=[c[0] for c in HARD_CASES])
+def test_keras_metric_on_the_hard_cases(name, y, p):
+    import tensorflow as tf
+
+    from trainer.keras_metrics import MSAMetrics
+
+    y, p = np.float32(y), np.float32(p)
+    metric = MSAMetrics()
+    for i in range(0, len(y), 4):
+        metric.update_state(tf.constant(y[i:i + 4]), tf.constant(p[i:i + 4, None]))
+    got = {k: float(v) for k, v in metric.result().items()}
+    assert_matches(got, reference(y, p), names=msa_metrics.TRAINING_METRIC_NAMES, where=f"{name}: ")
+
+
+def test_compiled_model_logs_the_metrics_for_validation():
+    import tensorflow as tf
+
+    from trainer.config import TrainerConfig
+    from trainer.keras_model import compile_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -1.0, 0.5])).astype(np.float32)
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
+    compile_model(model, TrainerConfig(), "float32")
+    history = model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
+    for name in ("mae", "corr", "acc2_has0", "acc2_non0", "f1_has0", "f1_non0", "acc7"):
+        assert f"val_{name}" in history.history, sorted(history.history)
+    # validation values are over the whole split, not a mean of batch values
+    want = reference(y, model.predict(x, verbose=0).reshape(-1))
+    assert history.history["val_corr"][0] == pytest.approx(want["corr"], abs=1e-6)
+    assert history.history["val_mae"][0] == pytest.approx(want["mae"], abs=1e-6)
+
+
+# --------------------------------------------------------------------------
+# The Evaluator's TFMA metrics, run through TFMA's own Beam pipeline
+
+
+def _frame(rng):
+    """Random 'overall' data plus the hard cases, each its own slice (feature 'case')."""
+    import pandas as pd
+
+    rows = []
+    y, p = mosi_like(rng, 300)
+    rows += [("random", a, b) for a, b in zip(y, p)]
+    for name, ys, ps in HARD_CASES:
+        rows += [(name, a, b) for a, b in zip(np.float32(ys), np.float32(ps))]
+    frame = pd.DataFrame(rows, columns=["case", "label", "prediction"])
+    frame["label"] = frame["label"].astype(np.float32)
+    frame["prediction"] = frame["prediction"].astype(np.float32)
+    frame["video_id"] = [f"v{i % 5}" for i in range(len(frame))]
+    return frame
+
+
+def _raw_data_config(min_slice_size=10, corr_floor=0.1):
+    import tensorflow_model_analysis as tfma
+
+    from pipeline import evaluation
+
+    config = evaluation.build_eval_config(corr_floor=corr_floor, min_slice_size=min_slice_size)
+    del config.model_specs[:]
+    config.model_specs.add(label_key="label", prediction_key="prediction")
+    del config.slicing_specs[:]
+    config.slicing_specs.extend([tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["case"]),
+                                 tfma.SlicingSpec(feature_keys=["video_id"])])
+    # No Transform here, so no train-mean constant: drop the two constant metrics.
+    spec = config.metrics_specs[0]
+    kept = [m for m in spec.metrics
+            if m.class_name not in ("ConstantBaselineMAE", "MaeGainOverConstant")]
+    del spec.metrics[:]
+    spec.metrics.extend(kept)
+    return tfma.utils.update_eval_config_with_defaults(config, has_baseline=False,
+                                                       rubber_stamp=True)
+
+
+def _analyze(frame, config, out):
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.analyze_raw_data(frame, config, output_path=out)
+    metrics = {}
+    for slice_key, by_output in result.slicing_metrics:
+        values = by_output[""][""]
+        metrics[slice_key] = {k: (v["doubleValue"] if "doubleValue" in v else v)
+                              for k, v in values.items()}
+    return metrics, tfma.load_validation_result(out)
+
+
+@pytest.fixture(scope="module")
+def tfma_run(tmp_path_factory):
+    frame = _frame(np.random.default_rng(11))
+    out = str(tmp_path_factory.mktemp("tfma_raw"))
+    metrics, validation = _analyze(frame, _raw_data_config(), out)
+    return frame, metrics, validation
+
+
+def _value(v):
+    if isinstance(v, str):  # TFMA's JSON view writes NaN as the string "NaN"
+        return float(v)
+    return float(v)
+
+
+def test_tfma_metrics_match_reference_per_slice(tfma_run):
+    frame, metrics, _ = tfma_run
+    overall = {k: _value(v) for k, v in metrics[()].items() if k in NAMES}
+    assert_matches(overall, reference(frame.label, frame.prediction), where="overall: ")
+    for case in ["random"] + [c[0] for c in HARD_CASES]:
+        got = {k: _value(v) for k, v in metrics[(("case", case),)].items() if k in NAMES}
+        part = frame[frame.case == case]
+        assert_matches(got, reference(part.label, part.prediction), tol=1e-6, where=f"{case}: ")
+
+
+def test_tfma_confusion_matrix_and_small_slices(tfma_run):
+    frame, metrics, _ = tfma_run
+    confusion = metrics[()]["confusion_matrix_7"]["arrayValue"]
+    counts = np.asarray([int(v) for v in confusion["int64Values"]]).reshape(confusion["shape"])
+    want = np.zeros((7, 7), int)
+    for y, p in zip(msa_metrics.rounded_class(frame.label.to_numpy(), 3),
+                    msa_metrics.rounded_class(frame.prediction.to_numpy(), 3)):
+        want[y + 3, p + 3] += 1
+    np.testing.assert_array_equal(counts, want)
+    # small slices are reported and marked, not hidden
+    assert metrics[(("case", "single_example"),)]["small_slice"] == 1.0
+    assert metrics[(("case", "single_example"),)]["example_count"] == 1.0
+    assert metrics[(("case", "random"),)]["small_slice"] == 0.0
+
+
+def test_gate_looks_at_the_overall_slice_only(tfma_run):
+    _, metrics, validation = tfma_run
+    # a slice with constant predictions has corr NaN, yet the run validates
+    assert math.isnan(_value(metrics[(("case", "constant_pred"),)]["corr"]))
+    assert validation.validation_ok, validation
+
+
+def test_nan_corr_fails_the_gate(tmp_path):
+    import pandas as pd
+
+    y = np.float32(np.linspace(-2, 2, 40))
+    frame = pd.DataFrame({"label": y, "prediction": np.full(40, 0.25, np.float32),
+                          "case": "c", "video_id": "v"})
+    _, validation = _analyze(frame, _raw_data_config(), str(tmp_path))
+    assert not validation.validation_ok
+    failed = {f.metric_key.name for s in validation.metric_validations_per_slice
+              for f in s.failures}
+    assert failed == {"corr"}
+
+
+def test_corr_floor_is_configurable(tmp_path):
+    rng = np.random.default_rng(5)
+    y = np.float32(rng.uniform(-3, 3, 200))
+    p = np.float32(0.3 * y + rng.normal(0, 1.0, 200))  # r about 0.45
+    import pandas as pd
+
+    frame = pd.DataFrame({"label": y, "prediction": p, "case": "c", "video_id": "v"})
+    r = reference(y, p)["corr"]
+    _, low = _analyze(frame, _raw_data_config(corr_floor=r - 0.05), str(tmp_path / "low"))
+    _, high = _analyze(frame, _raw_data_config(corr_floor=r + 0.05), str(tmp_path / "high"))
+    assert low.validation_ok and not high.validation_ok
+
+
+def test_eval_config_attaches_thresholds_to_the_metric_keys():
+    """The thresholds' keys are the keys the metrics produce (else TFMA ignores them)."""
+    from tensorflow_model_analysis.metrics import metric_specs
+
+    from pipeline import evaluation
+
+    config = evaluation.build_eval_config(0.03, 0.2, 7)
+    thresholds = metric_specs.metric_thresholds_from_metrics_specs(config.metrics_specs, config)
+    produced = {key for key, _, _ in metric_specs.keys_and_metrics_from_specs(
+        config, config.metrics_specs)}
+    names = {(k.name, k.is_diff) for k in thresholds}
+    assert names == {("mae", True), ("corr", False), ("mae_gain_over_constant", False)}
+    for key, entries in thresholds.items():
+        assert key._replace(is_diff=False) in produced, key
+        for spec, _ in entries:
+            assert spec is not None and not spec.feature_keys  # overall slice only

@@ -1,0 +1,68 @@
+"""The Trainer's validation metrics: the MSA metrics as one streaming Keras metric.
+
+:class:`MSAMetrics` keeps :mod:`trainer.msa_metrics`' statistics vector in a
+float64 variable; each batch adds ``msa_metrics.batch_stats`` of its labels
+and predictions, and ``result()`` is ``msa_metrics.compute`` of the sum, so
+``val_mae``, ``val_corr``, ``val_acc2_has0`` ... in the training logs (and
+TensorBoard) are exactly the Evaluator's definitions, over the whole
+validation split rather than averaged per batch.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from trainer import msa_metrics
+
+
+def _batch_stats(labels, predictions):
+    return msa_metrics.batch_stats(labels, predictions)
+
+
+class MSAMetrics(tf.keras.metrics.Metric):
+    """Streams ``names`` (default: all but ``example_count``) as one metric.
+
+    ``result()`` is a dict, which Keras flattens into the logs under each
+    metric's own name.
+    """
+
+    def __init__(self, names: Sequence[str] = msa_metrics.TRAINING_METRIC_NAMES,
+                 name: str = "msa_metrics", **kwargs):
+        kwargs.pop("dtype", None)
+        super().__init__(name=name, dtype=tf.float64, **kwargs)
+        unknown = sorted(set(names) - set(msa_metrics.METRIC_NAMES))
+        if unknown:
+            raise ValueError(f"MSAMetrics: unknown metric(s) {unknown}; "
+                             f"known: {list(msa_metrics.METRIC_NAMES)}")
+        self.names = tuple(names)
+        self.stats = self.add_weight(name="stats", shape=(msa_metrics.STATS_SIZE,),
+                                     dtype=tf.float64, initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("MSAMetrics: the MSA metrics are unweighted; got sample_weight")
+        y = tf.reshape(tf.cast(y_true, tf.float64), [-1])
+        p = tf.reshape(tf.cast(y_pred, tf.float64), [-1])
+        batch = tf.numpy_function(_batch_stats, [y, p], tf.float64, stateful=False)
+        batch.set_shape([msa_metrics.STATS_SIZE])
+        return self.stats.assign_add(batch)
+
+    def result(self):
+        names = self.names
+
+        def compute(stats):
+            values = msa_metrics.compute(stats)
+            return np.asarray([values[n] for n in names], np.float64)
+
+        values = tf.numpy_function(compute, [self.stats], tf.float64, stateful=False)
+        values.set_shape([len(names)])
+        return {n: values[i] for i, n in enumerate(names)}
+
+    def reset_state(self):
+        self.stats.assign(tf.zeros_like(self.stats))
+
+    def get_config(self):
+        return {**super().get_config(), "names": list(self.names)}
