@@ -24,7 +24,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from msa_data import contract  # noqa: E402
-from pipeline import cli, configs  # noqa: E402
+from pipeline import blessing, cli, configs  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DirectRunner multi_processing workers when > 1")
     p.add_argument("--no-cache", action="store_true", help="rerun every component")
     cli.add_training_flags(p)
+    blessing.add_evaluation_flags(p)
     return p
 
 
@@ -102,6 +103,7 @@ def main(argv=None) -> int:
     with console_lib.quiet_libraries(log_path) as (console, progress):
         try:
             config = cli.trainer_config_from(args)
+            evaluation_settings = blessing.settings_from(args)
             source = source_options = None
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
@@ -133,6 +135,8 @@ def main(argv=None) -> int:
                 trainer_config=config,
                 train_steps=args.train_steps,
                 mae_change_tolerance=args.mae_tolerance,
+                corr_floor=evaluation_settings.corr_floor,
+                min_slice_size=evaluation_settings.min_slice_size,
                 metadata_connection_config=tfx.orchestration.metadata
                 .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
                 beam_pipeline_args=beam,
@@ -149,15 +153,14 @@ def main(argv=None) -> int:
             console.write(f"error: {results.failure_reason(err)}\n"
                           f"(full traceback in {log_path}; nothing was pushed)\n")
             return 1
-        result = results.latest(configs.metadata_path(output_dir))
         console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
-        for name, value in sorted(result.metrics.items()):
-            console.write(f"  {name:<28} {value:10.4f}\n")
-        verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[result.blessed]
-        console.write(f"  verdict: {verdict}\n")
-        for failure in result.failed_thresholds:
-            console.write(f"    failed: {failure}\n")
-        console.write(f"  pushed model: {result.pushed_model or 'none'}\n")
+        from pipeline import report  # the same tables as msa-report
+
+        try:
+            console.write(report.summary(report.load(output_dir, predictions=False)))
+        except LookupError as err:
+            console.write(f"  no evaluation to summarise: {err}\n")
+        console.write(f"  charts and all slices: msa-report --output-dir {output_dir}\n")
     return 0
 
 

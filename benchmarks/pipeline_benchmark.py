@@ -118,7 +118,7 @@ def main(argv=None) -> int:
         "trainer_examples_per_sec_plain_keras": plain["median"],
         "plain_keras_by_epoch": plain["per_epoch"],
         "throughput_ratio": summary["train_examples_per_sec"] / plain["median"],
-        "test_mae": result.metrics.get("mean_absolute_error"),
+        "test_mae": result.metrics.get("mae"),
         "constant_predictor_mae": result.metrics.get("constant_mae"),
         "noise_floor_test_mae": floor.get("test_mae_noise_floor"),
         "blessed": result.blessed,

@@ -1,16 +1,19 @@
 """What a finished run produced, looked up through ML Metadata.
 
-Artifacts are found by type in MLMD (never by guessing folder names): the
-newest ModelEvaluation with its metrics and blessing verdict, and the
-newest PushedModel that was actually pushed.
+Artifacts are found by type and by the events that link them to executions
+in MLMD (never by guessing folder names): the newest ModelEvaluation with its
+metrics and blessing verdict, the newest PushedModel that was actually
+pushed, and for one pipeline run, its Evaluator execution with the model,
+baseline and examples it read (:func:`run_evaluation`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import traceback
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -84,6 +87,148 @@ def latest(metadata_path: str) -> RunResult:
         destination = pushed.custom_properties["pushed_destination"].string_value
     return RunResult(metrics, blessed, failed, destination,
                      evaluation.uri if evaluation is not None else None)
+
+
+@dataclasses.dataclass
+class RunEvaluation:
+    """One pipeline run's Evaluator execution and what it read and wrote."""
+
+    run_id: str
+    execution_id: int
+    cached: bool  # the run reused an earlier execution's outputs
+    evaluation_uri: str
+    blessing_uri: Optional[str]
+    blessed: Optional[bool]  # the ModelBlessing artifact's verdict
+    model_uri: str
+    model_id: int
+    baseline_model_uri: Optional[str]
+    baseline_model_id: Optional[int]
+    examples_uri: str
+    example_splits: List[str]
+    eval_config_json: str  # as configured (before TFX drops change thresholds)
+    data_root: Optional[str]  # the ExampleGen's input_base, if it had one
+    pushed_destination: Optional[str]  # where this run's Pusher pushed, if it did
+
+
+def pipeline_runs(store) -> list:
+    """``pipeline_run`` contexts, newest first."""
+    try:
+        runs = store.get_contexts_by_type("pipeline_run")
+    except Exception:  # no run recorded yet
+        return []
+    return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+
+
+def _events_by_key(store, execution_id: int, event_type) -> Dict[str, list]:
+    """Artifacts an execution read (INPUT) or wrote (OUTPUT), by channel key."""
+    found: Dict[str, list] = {}
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    for event in events:
+        keys = [step.key for step in event.path.steps if step.HasField("key")]
+        if keys and event.artifact_id in artifacts:
+            found.setdefault(keys[0], []).append(artifacts[event.artifact_id])
+    return found
+
+
+def _string_property(execution, name: str) -> Optional[str]:
+    for props in (execution.custom_properties, execution.properties):
+        if name in props:
+            return props[name].string_value
+    return None
+
+
+def _producer_input_base(store, artifact) -> Optional[str]:
+    """The ``input_base`` exec property of the execution that wrote ``artifact``."""
+    events = [e for e in store.get_events_by_artifact_ids([artifact.id])
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    for execution in store.get_executions_by_id([e.execution_id for e in events]):
+        value = _string_property(execution, "input_base")
+        if value:
+            return value
+    return None
+
+
+def _evaluator_execution(store, run_context):
+    """The execution in ``run_context`` that output a ModelEvaluation, if any."""
+    for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: -e.id):
+        outputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+        evaluations = outputs.get("evaluation", [])
+        if any(store.get_artifact_types_by_id([a.type_id])[0].name == "ModelEvaluation"
+               for a in evaluations):
+            return execution, outputs
+    return None, None
+
+
+def _pushed_destination(store, run_context, blessing) -> Optional[str]:
+    """Where the run's Pusher pushed the model ``blessing`` is about, if it did."""
+    if blessing is None:
+        return None
+    for execution in store.get_executions_by_context(run_context.id):
+        inputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.INPUT)
+        if blessing.id not in {a.id for a in inputs.get("model_blessing", [])}:
+            continue
+        outputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+        for pushed in outputs.get("pushed_model", []):
+            props = pushed.custom_properties
+            if props["pushed"].int_value == 1 and "pushed_destination" in props:
+                return props["pushed_destination"].string_value
+    return None
+
+
+def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
+    """The Evaluator execution of pipeline run ``run`` (a run id, or ``latest``).
+
+    ``latest`` is the newest run that has an evaluation. Raises LookupError
+    with the known run ids when there is none.
+    """
+    store = open_store(metadata_path)
+    runs = pipeline_runs(store)
+    if not runs:
+        raise LookupError(f"no pipeline run recorded in {metadata_path}")
+    if run == "latest":
+        candidates = runs
+    else:
+        candidates = [c for c in runs if c.name == run]
+        if not candidates:
+            known = ", ".join(c.name for c in runs[:10])
+            raise LookupError(f"no pipeline run {run!r} in {metadata_path}; known runs "
+                              f"(newest first): {known}")
+    for context in candidates:
+        execution, outputs = _evaluator_execution(store, context)
+        if execution is not None:
+            break
+    else:
+        what = "any run" if run == "latest" else f"run {run!r}"
+        raise LookupError(f"{what} in {metadata_path} has no Evaluator output (did the run "
+                          "stop before the Evaluator?)")
+    inputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.INPUT)
+    evaluation = outputs["evaluation"][0]
+    blessing = (outputs.get("blessing") or [None])[0]
+    blessed = None
+    if blessing is not None and "blessed" in blessing.custom_properties:
+        blessed = blessing.custom_properties["blessed"].int_value == 1
+    model = inputs["model"][0]
+    baseline = (inputs.get("baseline_model") or [None])[0]
+    examples = inputs["examples"][0]
+    splits = json.loads(_string_property(execution, "example_splits") or "null") or []
+    return RunEvaluation(
+        run_id=context.name,
+        execution_id=execution.id,
+        cached=execution.last_known_state == metadata_store_pb2.Execution.CACHED,
+        evaluation_uri=evaluation.uri,
+        blessing_uri=blessing.uri if blessing is not None else None,
+        blessed=blessed,
+        model_uri=model.uri,
+        model_id=model.id,
+        baseline_model_uri=baseline.uri if baseline is not None else None,
+        baseline_model_id=baseline.id if baseline is not None else None,
+        examples_uri=examples.uri,
+        example_splits=list(splits),
+        eval_config_json=_string_property(execution, "eval_config") or "",
+        data_root=_producer_input_base(store, examples),
+        pushed_destination=_pushed_destination(store, context, blessing),
+    )
 
 
 def failure_reason(exc: BaseException) -> str:
