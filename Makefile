@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench clean-outputs
+.PHONY: venv run test bench bench-eval clean-outputs
 
 venv: $(STAMP)
 
@@ -30,8 +30,14 @@ $(STAMP): $(LOCK) $(DEV) pyproject.toml
 run: $(STAMP)
 	$(PY) local_runner.py
 
+# The report's browser test needs headless Chromium (Debian's package; the
+# script installs it only when missing).
 test: $(STAMP)
+	scripts/ensure_chromium.sh
 	$(PY) -m pytest tests
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.pipeline_benchmark
+
+bench-eval: $(STAMP)
+	$(PY) -m benchmarks.evaluator_benchmark

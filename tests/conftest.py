@@ -38,3 +38,25 @@ def pipeline_runs(tiny_data, tmp_path_factory):
     first = run_local_runner(args)
     second = run_local_runner(args)
     return first, second
+
+
+@pytest.fixture(scope="session")
+def blessing_runs(tiny_data, tmp_path_factory):
+    """Three pipeline runs sharing one output dir (so the second and third have a baseline).
+
+    Returns a list of ``(outcome, run_id, serving)`` where ``serving`` maps each
+    version folder under serving_model/ to a digest of its files, right after
+    that run.
+    """
+    from tests.runner_util import (BETTER_STEPS, GOOD_STEPS, WORSE_STEPS, latest_run_id,
+                                   serving_snapshot)
+
+    out = str(tmp_path_factory.mktemp("blessing_out"))
+    flags = list(TINY_MODEL_FLAGS)
+    at = flags.index("--train-steps") + 1
+    runs = []
+    for steps in (GOOD_STEPS, WORSE_STEPS, BETTER_STEPS):
+        flags[at] = str(steps)
+        outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", out, *flags])
+        runs.append((outcome, latest_run_id(out), serving_snapshot(out)))
+    return runs

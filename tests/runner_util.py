@@ -28,3 +28,37 @@ def run_local_runner(args, timeout=900) -> RunOutcome:
     out_dir = args[args.index("--output-dir") + 1] if "--output-dir" in args else ""
     pushed = sorted(glob.glob(os.path.join(out_dir, "serving_model", "*", "saved_model.pb")))
     return RunOutcome(proc.returncode, proc.stdout + proc.stderr, out_dir, pushed)
+
+# The blessing scenario (tests/test_blessing.py, tests/test_report.py): a good
+# model, a deliberately worse one, then a better one, into one output folder.
+GOOD_STEPS, WORSE_STEPS, BETTER_STEPS = 40, 1, 160
+
+
+def latest_run_id(output_dir: str) -> str:
+    """The newest pipeline run id recorded in the output dir's MLMD store."""
+    from pipeline import configs, results
+
+    runs = results.pipeline_runs(results.open_store(configs.metadata_path(output_dir)))
+    return runs[0].name if runs else ""
+
+
+def file_digest(folder: str) -> str:
+    """sha256 over a folder's relative paths and file contents."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for root, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            h.update(os.path.relpath(path, folder).encode())
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def serving_snapshot(output_dir: str) -> dict:
+    """{version folder: digest} of every model pushed under serving_model/."""
+    root = os.path.join(output_dir, "serving_model")
+    if not os.path.isdir(root):
+        return {}
+    return {v: file_digest(os.path.join(root, v)) for v in sorted(os.listdir(root))}
