@@ -61,6 +61,8 @@ COMPARED = ("mae", "corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7
 KINDS = {key: kind for key, _, kind in COLUMNS}
 HIGHER_IS_BETTER = {"corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
                     "mae_gain_over_constant"}
+# Why a run had no baseline model (the Evaluator's inputs say it had none).
+NO_BASELINE = "no blessed baseline yet, or the candidate is itself the last blessed model"
 # The console shows at most this many slices of one family unless --all-slices.
 CONSOLE_ROWS_PER_FAMILY = 12
 
@@ -291,8 +293,8 @@ def blessing_checks(eval_config, validation, overall: SliceRow, has_baseline: bo
             slice_name = _slice_spec_name(spec)
             if kind == "change" and not has_baseline:
                 checks.append(Check(key.name, slice_name, kind, bound, None, "skipped",
-                                    "no blessed baseline yet (first blessing): TFX's Evaluator "
-                                    "drops change thresholds"))
+                                    NO_BASELINE + "; TFX's Evaluator drops change thresholds "
+                                    "without one"))
                 continue
             source = overall.diff if kind == "change" else overall.candidate
             value = source.get(key.name)
@@ -487,8 +489,7 @@ def compared_rows(report: Report):
 
 def baseline_text(report: Report) -> str:
     if not report.has_baseline:
-        return ("  baseline: none (no blessed model before this run; the MAE change check "
-                "was skipped)")
+        return f"  baseline: none ({NO_BASELINE}; the MAE change check was skipped)"
     lines = [f"  baseline: {report.run.baseline_model_uri} (the last blessed model)",
              f"    {'metric':<24} {'candidate':>10} {'baseline':>10} {'diff':>10}"]
     for name, cand, base, diff, verdict in compared_rows(report):

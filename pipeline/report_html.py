@@ -16,7 +16,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from pipeline.report import COLUMNS, KINDS, Report, SliceRow, compared_rows, fmt
+from pipeline.report import (COLUMNS, KINDS, NO_BASELINE, Report, SliceRow, compared_rows,
+                             fmt)
 from trainer import msa_metrics
 
 # Per family, at most this many bars (the highest MAE first) in a chart.
@@ -243,9 +244,9 @@ def _checks_table(report: Report) -> str:
 
 def _baseline_table(report: Report) -> str:
     if not report.has_baseline:
-        return ("<p>No baseline: there was no blessed model before this run, so the MAE change "
-                "check was skipped and this model was judged against the constant predictor "
-                "and the correlation floor only.</p>")
+        return (f"<p>No baseline: {_esc(NO_BASELINE)}. The MAE change check was skipped and "
+                "this model was judged against the constant predictor and the correlation "
+                "floor only.</p>")
     out = [f'<p class="meta">baseline model (the last blessed one): '
            f'<code>{_esc(report.run.baseline_model_uri)}</code></p>',
            '<table class="baseline"><tr><th class="name">metric</th><th>candidate</th>'
