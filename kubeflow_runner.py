@@ -27,7 +27,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 from typing import Dict, List, Optional, Sequence  # noqa: E402
 
-from pipeline import cli, configs  # noqa: E402
+from pipeline import blessing, cli, configs  # noqa: E402
 
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
                 "PortableRunner", "PrismRunner")
@@ -59,6 +59,7 @@ def build_parser():
     p.add_argument("--experiment", default="msa", help="KFP experiment for --endpoint runs")
     cli.add_source_flags(p)
     cli.add_training_flags(p)
+    blessing.add_evaluation_flags(p)
     return p
 
 
@@ -88,6 +89,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     from pipeline.pipeline import create_pipeline
 
     config = cli.trainer_config_from(args)
+    evaluation_settings = blessing.settings_from(args)
     if bool(args.data_root) == bool(args.source):
         raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
     source = options = None
@@ -115,7 +117,9 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         serving_dir=args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model",
         trainer_config=config,
         train_steps=train_steps,
-        mae_change_tolerance=args.mae_tolerance,
+        mae_change_tolerance=evaluation_settings.mae_tolerance,
+        corr_floor=evaluation_settings.corr_floor,
+        min_slice_size=evaluation_settings.min_slice_size,
         beam_pipeline_args=beam_args,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -31,19 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", help="folder with train/valid/test TFRecords in the data "
                    f"contract (default: generate built-in data in {configs.DEFAULT_DATA_ROOT})")
-    p.add_argument("--source", metavar="FORMAT:PATH",
-                   help="instead of --data-root: a downloaded CMU-MOSI/MOSEI file read inside "
-                   "the pipeline; FORMAT is mult, mmsa, sdk or msa-h5 (see README)")
-    p.add_argument("--source-dataset", choices=("mosi", "mosei"),
-                   help="with --source: the dataset, when the file name does not say")
-    p.add_argument("--source-unaligned", action="store_true",
-                   help="with --source sdk:DIR: keep each modality's own frames")
     p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR)
     p.add_argument("--synth-size", choices=("mosi", "mosei"), default="mosi",
                    help="size of the built-in data generated when --data-root is not given")
     p.add_argument("--beam-workers", type=int, default=1,
                    help="DirectRunner multi_processing workers when > 1")
     p.add_argument("--no-cache", action="store_true", help="rerun every component")
+    cli.add_source_flags(p)
     cli.add_training_flags(p)
     blessing.add_evaluation_flags(p)
     return p
@@ -73,23 +67,15 @@ def resolve_data_root(args, console) -> str:
 
 def resolve_source(args, console):
     """Checks ``--source`` up front; returns ``(source, options, dims)`` from the reader."""
-    from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
-
     if args.data_root:
         raise SystemExit("error: --source and --data-root: expected one of them, found both")
     try:
-        fmt, path = parse_source(args.source)
-        reader = make_reader(fmt, path, dataset=args.source_dataset,
-                             unaligned=args.source_unaligned)
-        with reader:  # reads the structure: bad files stop here, before the pipeline
-            dims, dataset, counts = dict(reader.dims), reader.dataset, dict(reader.counts)
-    except (ReaderError, SourceError) as err:
+        source, options, dims, summary = cli.inspect_source(
+            args.source, args.source_dataset, args.source_unaligned)
+    except ValueError as err:
         raise SystemExit(f"error: {err}") from None
-    console.write(f"source {fmt} {path}: {dataset}, "
-                  + ", ".join(f"{s} {counts[s]}" for s in contract.SPLITS) + " segments, dims "
-                  + ", ".join(f"{m} {dims[m]}" for m in contract.MODALITIES) + "\n")
-    options = {"dataset": dataset, "unaligned": args.source_unaligned}
-    return f"{fmt}:{path}", options, dims
+    console.write(summary + "\n")
+    return source, options, dims
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,11 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import warnings  # noqa: E402
+
+# The figures are the output; library deprecation chatter is not.
+warnings.filterwarnings("ignore")
+
 import argparse  # noqa: E402
 import glob  # noqa: E402
 import json  # noqa: E402
@@ -54,6 +59,8 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     """Same model, same transformed train split, plain Keras fit on numpy arrays."""
     import tensorflow as tf
     import tensorflow_transform as tft
+
+    tf.get_logger().setLevel("ERROR")
 
     from pipeline import results
     from trainer import data, task
