@@ -36,10 +36,6 @@ lengths lognormal with median ~10, clipped to [1, 70].
 from __future__ import annotations
 
 import argparse
-import csv
-import dataclasses
-import functools
-import io
 import json
 import math
 import os
@@ -47,306 +43,34 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from msa_data import contract
 
-SIZES = ("mosi", "mosei")
-DATASET_NAME = "synthetic"
-DEFAULT_SIGMA = 0.25
+# The pieces live in sibling modules; everything is re-exported here so
+# ``msa_data.synth.<name>`` keeps working for callers.
+from msa_data.synth_features import (  # noqa: F401
+    AUDIO_CUE_DIMS, AUDIO_UNDEFINED_DIMS, CUE_ON, CUE_OUTSIDE_WINDOW_P, CUE_THRESHOLD,
+    CUE_WINDOW, CUE_WORD_AUDIO_P, CUE_WORD_VIDEO_P, DATASET_NAME, DEFAULT_SIGMA,
+    DISTRACTOR_CUE_P, LENGTH_LOG_SD, LENGTH_MAX, LENGTH_MEDIAN, LENGTH_MIN,
+    UNDEFINED_AUDIO_FRAME_P, VIDEO_CUE_DIMS, WORD_NOISE_SD, ZERO_VIDEO_FRAME_P,
+    SyntheticSegment, _check_dims, _segment_rng, audio_cue, cue_direction, make_segment,
+    sentiment_function, sentiment_parts, video_cue,
+)
+from msa_data.synth_io import _check_output, _install, _write_records  # noqa: F401
+from msa_data.synth_plan import (  # noqa: F401
+    MOSEI_SPLIT_COUNTS, MOSI_SPLIT_COUNTS, SIZES, PlannedSegment, SynthError,
+    assign_segment_counts, mosei_like_labels, mosi_opinion_labels, plan_splits,
+    standard_folds,
+)
+
 NOISE_FLOOR_FILE = "noise_floor.json"
 
-# Exact split totals of the real datasets (segments per split).
-MOSI_SPLIT_COUNTS = {"train": 1284, "valid": 229, "test": 686}
-MOSEI_SPLIT_COUNTS = {"train": 16326, "valid": 1871, "test": 4659}
-
-# Where the cues live.
-AUDIO_CUE_DIMS = (0, 1, 2, 3)
-VIDEO_CUE_DIMS = (0, 1, 2)
-CUE_THRESHOLD = 1.0
-CUE_ON = 2.0
-# COVAREP-like dims that are sometimes undefined (-inf / NaN).
-AUDIO_UNDEFINED_DIMS = (70, 71, 72, 73)
-
-# Generator knobs.
-LENGTH_MEDIAN = 10.0
-LENGTH_LOG_SD = 0.7
-LENGTH_MIN, LENGTH_MAX = 1, 70
-CUE_WINDOW = 50  # cue words land in the first CUE_WINDOW steps ...
-CUE_OUTSIDE_WINDOW_P = 0.15  # ... except with this probability (long segments)
-CUE_WORD_AUDIO_P = 0.5  # P(e=1) at a cue word
-CUE_WORD_VIDEO_P = 0.5  # P(g=1) at a cue word
-DISTRACTOR_CUE_P = 0.1  # P(e=1) / P(g=1) at a non-cue word
-ZERO_VIDEO_FRAME_P = 0.05
-UNDEFINED_AUDIO_FRAME_P = 0.01
-WORD_NOISE_SD = 0.4
-
-# Seed-sequence tags so each random stream is independent of the others.
-_TAG_DIRECTION, _TAG_PLAN, _TAG_SEGMENT = 1, 2, 3
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class SynthError(ValueError):
-    """Bad input to :func:`generate`; ``flag`` names the CLI flag at fault."""
-
-    def __init__(self, flag: str, message: str):
-        super().__init__(f"{flag}: {message}")
-        self.flag = flag
-
 
 # --------------------------------------------------------------------------
-# The sentiment function
-
-
-def _check_dims(dims: Mapping[str, int]) -> None:
-    if dims["audio"] <= max(AUDIO_CUE_DIMS + AUDIO_UNDEFINED_DIMS):
-        raise ValueError(f"audio dim {dims['audio']} too small for the cue/undefined dims")
-    if dims["video"] <= max(VIDEO_CUE_DIMS):
-        raise ValueError(f"video dim {dims['video']} too small for the cue dims")
-
-
-@functools.lru_cache(maxsize=32)
-def _cue_direction(seed: int, dim: int) -> np.ndarray:
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _TAG_DIRECTION])))
-    u = rng.standard_normal(dim)
-    u /= np.linalg.norm(u)
-    u.setflags(write=False)
-    return u
-
-
-def cue_direction(seed: int = 0, dim: int = contract.DEFAULT_DIMS["text"]) -> np.ndarray:
-    """The unit vector ``u`` (float64, read-only) whose projection is ``c_t``."""
-    return _cue_direction(int(seed), int(dim))
-
-
-def audio_cue(audio: np.ndarray) -> np.ndarray:
-    """``e_t`` as a bool ``(len,)`` array from ``(len, audio_dim)`` frames."""
-    audio = np.asarray(audio)
-    return audio[:, list(AUDIO_CUE_DIMS)].astype(np.float64).mean(axis=1) > CUE_THRESHOLD
-
-
-def video_cue(video: np.ndarray) -> np.ndarray:
-    """``g_t`` as a bool ``(len,)`` array from ``(len, video_dim)`` frames."""
-    video = np.asarray(video)
-    return video[:, list(VIDEO_CUE_DIMS)].astype(np.float64).mean(axis=1) > CUE_THRESHOLD
-
-
-def sentiment_parts(
-    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
-) -> Tuple[float, float]:
-    """``(text_part, cross_part)`` of one segment's ``(len, dim)`` arrays."""
-    text = np.asarray(text, dtype=np.float64)
-    n = text.shape[0]
-    if np.shape(audio)[0] != n or np.shape(video)[0] != n:
-        raise ValueError(
-            f"unaligned segment: text/audio/video lengths "
-            f"{n}/{np.shape(audio)[0]}/{np.shape(video)[0]}"
-        )
-    c = text @ cue_direction(seed, text.shape[1])
-    weight = audio_cue(audio).astype(np.float64) + video_cue(video).astype(np.float64)
-    return float(c.sum()), float((c * weight).sum())
-
-
-def sentiment_function(
-    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
-) -> float:
-    """``f(x) = sum_t c_t * (1 + e_t + g_t)`` recomputed from stored features.
-
-    ``seed`` is the generation seed (it fixes ``u``; it is recorded in
-    ``noise_floor.json``).
-    """
-    text_part, cross_part = sentiment_parts(text, audio, video, seed)
-    return text_part + cross_part
-
-
-# --------------------------------------------------------------------------
-# Planning: which segments go in which split, with which label
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedSegment:
-    segment_id: str
-    video_id: str
-    label: float
-
-
-def _read_package_text(name: str) -> str:
-    try:
-        from importlib import resources
-
-        return resources.files("msa_data").joinpath(name).read_text(encoding="utf-8")
-    except (ImportError, AttributeError, FileNotFoundError, ModuleNotFoundError):
-        path = os.path.join(_HERE, name)
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-
-
-@functools.lru_cache(maxsize=1)
-def standard_folds() -> Dict[str, Dict[str, List[str]]]:
-    """``{"mosi"|"mosei": {split: [video ids]}}`` from ``standard_folds.json``."""
-    return json.loads(_read_package_text("standard_folds.json"))
-
-
-@functools.lru_cache(maxsize=1)
-def mosi_opinion_labels() -> Tuple[Tuple[str, str, float], ...]:
-    """Real CMU-MOSI labels in file order: ``(segment_id, video_id, label)``."""
-    rows = []
-    for rec in csv.reader(io.StringIO(_read_package_text("mosi_opinion_labels.csv"))):
-        if not rec:
-            continue
-        _start, _end, video_id, index, sentiment = rec
-        rows.append((f"{video_id}_{int(index)}", video_id, float(sentiment)))
-    return tuple(rows)
-
-
-def _plan_mosi() -> Dict[str, List[PlannedSegment]]:
-    folds = standard_folds()["mosi"]
-    split_of = {v: s for s in contract.SPLITS for v in folds[s]}
-    plan: Dict[str, List[PlannedSegment]] = {s: [] for s in contract.SPLITS}
-    for segment_id, video_id, label in mosi_opinion_labels():
-        if video_id not in split_of:
-            raise ValueError(f"MOSI video {video_id!r} is in no standard fold")
-        plan[split_of[video_id]].append(PlannedSegment(segment_id, video_id, label))
-    return plan
-
-
-def assign_segment_counts(n_videos: int, total: int, rng: np.random.Generator) -> np.ndarray:
-    """Random segments-per-video counts, each >= 1, summing to ``total``."""
-    if n_videos < 1 or total < n_videos:
-        raise ValueError(f"cannot give {n_videos} videos >= 1 segment each out of {total}")
-    probs = rng.dirichlet(np.full(n_videos, 2.0))
-    return 1 + rng.multinomial(total - n_videos, probs)
-
-
-def mosei_like_labels(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Averages of 3 annotators' integer scores in [-3, 3] (multiples of 1/3).
-
-    Skewed positive (~53% > 0, ~26% < 0) with ~21% exactly 0, like CMU-MOSEI:
-    a neutral component where annotators mostly say 0, and an opinionated
-    one around +0.55.
-    """
-    neutral = rng.random(n) < 0.17
-    latent = np.where(neutral, 0.0, rng.normal(0.55, 1.2, n))
-    spread = np.where(neutral, 0.3, 0.6)[:, None]
-    scores = np.clip(np.rint(latent[:, None] + spread * rng.standard_normal((n, 3))), -3, 3)
-    return scores.sum(axis=1) / 3.0
-
-
-def _plan_mosei(seed: int) -> Dict[str, List[PlannedSegment]]:
-    folds = standard_folds()["mosei"]
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _TAG_PLAN])))
-    plan: Dict[str, List[PlannedSegment]] = {}
-    for split in contract.SPLITS:
-        videos = folds[split]
-        counts = assign_segment_counts(len(videos), MOSEI_SPLIT_COUNTS[split], rng)
-        labels = mosei_like_labels(int(counts.sum()), rng)
-        segs = []
-        i = 0
-        for video_id, count in zip(videos, counts):
-            for k in range(int(count)):
-                segs.append(PlannedSegment(f"{video_id}_{k}", video_id, float(labels[i])))
-                i += 1
-        plan[split] = segs
-    return plan
-
-
-def plan_splits(size: str = "mosi", seed: int = 0) -> Dict[str, List[PlannedSegment]]:
-    """Segments (id, video, label) per split, in write order, without features."""
-    if size == "mosi":
-        return _plan_mosi()
-    if size == "mosei":
-        return _plan_mosei(int(seed))
-    raise SynthError("--size", f"expected one of {', '.join(SIZES)}, got {size!r}")
-
-
-# --------------------------------------------------------------------------
-# Features
-
-
-@dataclasses.dataclass(frozen=True)
-class SyntheticSegment:
-    """A generated segment plus what went into it (for checks)."""
-
-    segment: contract.Segment
-    target: float  # f(x) the generator solved for (float64, = label - eps)
-    eps: float
-
-
-def _segment_rng(seed: int, split: str, position: int) -> np.random.Generator:
-    entropy = [seed, _TAG_SEGMENT, contract.SPLITS.index(split), position]
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
-
-
-def make_segment(
-    planned: PlannedSegment,
-    rng: np.random.Generator,
-    u: np.ndarray,
-    sigma: float = DEFAULT_SIGMA,
-    dims: Mapping[str, int] = contract.DEFAULT_DIMS,
-) -> SyntheticSegment:
-    """Features for one planned segment; ``f(features) == label - eps``."""
-    label = float(np.float32(planned.label))  # what the float label feature stores
-    eps = float(rng.normal(0.0, sigma)) if sigma > 0 else 0.0
-    target = label - eps
-
-    length = int(np.clip(np.rint(rng.lognormal(math.log(LENGTH_MEDIAN), LENGTH_LOG_SD)),
-                         LENGTH_MIN, LENGTH_MAX))
-    n_cue = min(int(rng.integers(1, 4)), length)
-    window = length
-    if length > CUE_WINDOW and rng.random() >= CUE_OUTSIDE_WINDOW_P:
-        window = CUE_WINDOW
-    pos = rng.choice(window, size=n_cue, replace=False)
-
-    # Cue flags: distractors everywhere, denser at the cue words.
-    e = rng.random(length) < DISTRACTOR_CUE_P
-    g = rng.random(length) < DISTRACTOR_CUE_P
-    e[pos] = rng.random(n_cue) < CUE_WORD_AUDIO_P
-    g[pos] = rng.random(n_cue) < CUE_WORD_VIDEO_P
-    zero_video = rng.random(length) < ZERO_VIDEO_FRAME_P
-    g &= ~zero_video  # a zeroed FACET frame carries no visual cue
-
-    # Solve for the cue-word values: sum_i c_i (1 + e_i + g_i) = target.
-    shares = rng.dirichlet(np.full(n_cue, 2.0)) * target
-    c = np.zeros(length)
-    c[pos] = shares / (1.0 + e[pos] + g[pos])
-
-    # Text: noise orthogonal to u, plus c_t * u.
-    words = rng.normal(0.0, WORD_NOISE_SD, (length, dims["text"]))
-    words -= np.outer(words @ u, u)
-    words += np.outer(c, u)
-
-    # Audio: COVAREP-ish noise, emphasis cue, undefined values.
-    audio = rng.standard_normal((length, dims["audio"]))
-    n_ac = len(AUDIO_CUE_DIMS)
-    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_ac)), -0.3, 0.3)
-    audio[:, list(AUDIO_CUE_DIMS)] = np.where(e[:, None], CUE_ON, 0.0) + cue_noise
-    undefined = rng.random(length) < UNDEFINED_AUDIO_FRAME_P
-    kind = rng.random(length) < 0.5
-    if undefined.any():
-        bad = np.where(kind[undefined], -np.inf, np.nan)[:, None]
-        rows = np.flatnonzero(undefined)
-        audio[np.ix_(rows, list(AUDIO_UNDEFINED_DIMS))] = bad
-
-    # Video: FACET-ish evidence, visual cue, all-zero frames.
-    video = rng.standard_normal((length, dims["video"]))
-    n_vc = len(VIDEO_CUE_DIMS)
-    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_vc)), -0.3, 0.3)
-    video[:, list(VIDEO_CUE_DIMS)] = np.where(g[:, None], CUE_ON, 0.0) + cue_noise
-    video[zero_video] = 0.0
-
-    segment = contract.Segment(
-        segment_id=planned.segment_id,
-        video_id=planned.video_id,
-        dataset=DATASET_NAME,
-        label=label,
-        text=words.astype(np.float32),
-        audio=audio.astype(np.float32),
-        video=video.astype(np.float32),
-    )
-    return SyntheticSegment(segment=segment, target=target, eps=eps)
+# Generating
 
 
 def iter_split(
@@ -356,15 +80,15 @@ def iter_split(
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
 ) -> Iterator[SyntheticSegment]:
-    """Generates a split's segments; segment ``i`` depends only on (seed, split, i)."""
+    """Generates a split's segments; segment ``i`` depends only on (seed, split, i).
+
+    Defined here (not in :mod:`msa_data.synth_features`) so it calls this
+    module's ``make_segment``, the name tests replace to fail mid-run.
+    """
     _check_dims(dims)
     u = cue_direction(seed, dims["text"])
     for i, p in enumerate(planned):
         yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims)
-
-
-# --------------------------------------------------------------------------
-# Writing
 
 
 def _validate(output_dir, size, seed, limit_per_split, sigma) -> None:
@@ -384,53 +108,6 @@ def _validate(output_dir, size, seed, limit_per_split, sigma) -> None:
         raise SynthError("--limit-per-split", f"expected an integer >= 1, got {limit_per_split!r}")
     if not isinstance(sigma, (int, float, np.floating)) or not (0 <= float(sigma) < math.inf):
         raise SynthError("--sigma", f"expected a finite number >= 0, got {sigma!r}")
-
-
-def _check_output(output_dir: str, overwrite: bool) -> None:
-    if os.path.lexists(output_dir):
-        if not os.path.isdir(output_dir):
-            raise SynthError("--output", f"{output_dir} exists and is not a folder; expected a folder")
-        if os.listdir(output_dir) and not overwrite:
-            raise SynthError(
-                "--output",
-                f"{output_dir} exists and is not empty; expected a new or empty folder "
-                "(pass --overwrite to replace it)",
-            )
-
-
-def _write_records(path: str, segments: Iterator[SyntheticSegment], dims, on_segment) -> int:
-    import tensorflow as tf
-
-    count = 0
-    with tf.io.TFRecordWriter(path) as writer:
-        for syn in segments:
-            on_segment(syn)
-            example = contract.to_example(syn.segment, dims)
-            # deterministic=True: map fields serialise in a fixed order.
-            writer.write(example.SerializeToString(deterministic=True))
-            count += 1
-    return count
-
-
-def _install(tmp_dir: str, output_dir: str) -> None:
-    """Moves the finished ``tmp_dir`` to ``output_dir`` (replacing it)."""
-    if not os.path.lexists(output_dir):
-        os.rename(tmp_dir, output_dir)
-        return
-    if not os.listdir(output_dir):
-        os.rmdir(output_dir)
-        os.rename(tmp_dir, output_dir)
-        return
-    parent, name = os.path.split(output_dir)
-    old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-    os.rmdir(old)
-    os.rename(output_dir, old)
-    try:
-        os.rename(tmp_dir, output_dir)
-    except BaseException:
-        os.rename(old, output_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fractions(labels: np.ndarray) -> Dict[str, float]:

@@ -1,0 +1,192 @@
+"""The known sentiment function and the features generated to hit it.
+
+Part of :mod:`msa_data.synth` (see its docstring for ``f(x)`` and the nuisances).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Mapping, Tuple
+
+import numpy as np
+
+from msa_data import contract
+from msa_data.synth_plan import _TAG_DIRECTION, _TAG_SEGMENT, PlannedSegment
+
+DATASET_NAME = "synthetic"
+DEFAULT_SIGMA = 0.25
+
+# Where the cues live.
+AUDIO_CUE_DIMS = (0, 1, 2, 3)
+VIDEO_CUE_DIMS = (0, 1, 2)
+CUE_THRESHOLD = 1.0
+CUE_ON = 2.0
+# COVAREP-like dims that are sometimes undefined (-inf / NaN).
+AUDIO_UNDEFINED_DIMS = (70, 71, 72, 73)
+
+# Generator knobs.
+LENGTH_MEDIAN = 10.0
+LENGTH_LOG_SD = 0.7
+LENGTH_MIN, LENGTH_MAX = 1, 70
+CUE_WINDOW = 50  # cue words land in the first CUE_WINDOW steps ...
+CUE_OUTSIDE_WINDOW_P = 0.15  # ... except with this probability (long segments)
+CUE_WORD_AUDIO_P = 0.5  # P(e=1) at a cue word
+CUE_WORD_VIDEO_P = 0.5  # P(g=1) at a cue word
+DISTRACTOR_CUE_P = 0.1  # P(e=1) / P(g=1) at a non-cue word
+ZERO_VIDEO_FRAME_P = 0.05
+UNDEFINED_AUDIO_FRAME_P = 0.01
+WORD_NOISE_SD = 0.4
+
+
+# --------------------------------------------------------------------------
+# The sentiment function
+
+
+def _check_dims(dims: Mapping[str, int]) -> None:
+    if dims["audio"] <= max(AUDIO_CUE_DIMS + AUDIO_UNDEFINED_DIMS):
+        raise ValueError(f"audio dim {dims['audio']} too small for the cue/undefined dims")
+    if dims["video"] <= max(VIDEO_CUE_DIMS):
+        raise ValueError(f"video dim {dims['video']} too small for the cue dims")
+
+
+@functools.lru_cache(maxsize=32)
+def _cue_direction(seed: int, dim: int) -> np.ndarray:
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _TAG_DIRECTION])))
+    u = rng.standard_normal(dim)
+    u /= np.linalg.norm(u)
+    u.setflags(write=False)
+    return u
+
+
+def cue_direction(seed: int = 0, dim: int = contract.DEFAULT_DIMS["text"]) -> np.ndarray:
+    """The unit vector ``u`` (float64, read-only) whose projection is ``c_t``."""
+    return _cue_direction(int(seed), int(dim))
+
+
+def audio_cue(audio: np.ndarray) -> np.ndarray:
+    """``e_t`` as a bool ``(len,)`` array from ``(len, audio_dim)`` frames."""
+    audio = np.asarray(audio)
+    return audio[:, list(AUDIO_CUE_DIMS)].astype(np.float64).mean(axis=1) > CUE_THRESHOLD
+
+
+def video_cue(video: np.ndarray) -> np.ndarray:
+    """``g_t`` as a bool ``(len,)`` array from ``(len, video_dim)`` frames."""
+    video = np.asarray(video)
+    return video[:, list(VIDEO_CUE_DIMS)].astype(np.float64).mean(axis=1) > CUE_THRESHOLD
+
+
+def sentiment_parts(
+    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
+) -> Tuple[float, float]:
+    """``(text_part, cross_part)`` of one segment's ``(len, dim)`` arrays."""
+    text = np.asarray(text, dtype=np.float64)
+    n = text.shape[0]
+    if np.shape(audio)[0] != n or np.shape(video)[0] != n:
+        raise ValueError(
+            f"unaligned segment: text/audio/video lengths "
+            f"{n}/{np.shape(audio)[0]}/{np.shape(video)[0]}"
+        )
+    c = text @ cue_direction(seed, text.shape[1])
+    weight = audio_cue(audio).astype(np.float64) + video_cue(video).astype(np.float64)
+    return float(c.sum()), float((c * weight).sum())
+
+
+def sentiment_function(
+    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
+) -> float:
+    """``f(x) = sum_t c_t * (1 + e_t + g_t)`` recomputed from stored features.
+
+    ``seed`` is the generation seed (it fixes ``u``; it is recorded in
+    ``noise_floor.json``).
+    """
+    text_part, cross_part = sentiment_parts(text, audio, video, seed)
+    return text_part + cross_part
+
+
+# --------------------------------------------------------------------------
+# Features
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSegment:
+    """A generated segment plus what went into it (for checks)."""
+
+    segment: contract.Segment
+    target: float  # f(x) the generator solved for (float64, = label - eps)
+    eps: float
+
+
+def _segment_rng(seed: int, split: str, position: int) -> np.random.Generator:
+    entropy = [seed, _TAG_SEGMENT, contract.SPLITS.index(split), position]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def make_segment(
+    planned: PlannedSegment,
+    rng: np.random.Generator,
+    u: np.ndarray,
+    sigma: float = DEFAULT_SIGMA,
+    dims: Mapping[str, int] = contract.DEFAULT_DIMS,
+) -> SyntheticSegment:
+    """Features for one planned segment; ``f(features) == label - eps``."""
+    label = float(np.float32(planned.label))  # what the float label feature stores
+    eps = float(rng.normal(0.0, sigma)) if sigma > 0 else 0.0
+    target = label - eps
+
+    length = int(np.clip(np.rint(rng.lognormal(math.log(LENGTH_MEDIAN), LENGTH_LOG_SD)),
+                         LENGTH_MIN, LENGTH_MAX))
+    n_cue = min(int(rng.integers(1, 4)), length)
+    window = length
+    if length > CUE_WINDOW and rng.random() >= CUE_OUTSIDE_WINDOW_P:
+        window = CUE_WINDOW
+    pos = rng.choice(window, size=n_cue, replace=False)
+
+    # Cue flags: distractors everywhere, denser at the cue words.
+    e = rng.random(length) < DISTRACTOR_CUE_P
+    g = rng.random(length) < DISTRACTOR_CUE_P
+    e[pos] = rng.random(n_cue) < CUE_WORD_AUDIO_P
+    g[pos] = rng.random(n_cue) < CUE_WORD_VIDEO_P
+    zero_video = rng.random(length) < ZERO_VIDEO_FRAME_P
+    g &= ~zero_video  # a zeroed FACET frame carries no visual cue
+
+    # Solve for the cue-word values: sum_i c_i (1 + e_i + g_i) = target.
+    shares = rng.dirichlet(np.full(n_cue, 2.0)) * target
+    c = np.zeros(length)
+    c[pos] = shares / (1.0 + e[pos] + g[pos])
+
+    # Text: noise orthogonal to u, plus c_t * u.
+    words = rng.normal(0.0, WORD_NOISE_SD, (length, dims["text"]))
+    words -= np.outer(words @ u, u)
+    words += np.outer(c, u)
+
+    # Audio: COVAREP-ish noise, emphasis cue, undefined values.
+    audio = rng.standard_normal((length, dims["audio"]))
+    n_ac = len(AUDIO_CUE_DIMS)
+    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_ac)), -0.3, 0.3)
+    audio[:, list(AUDIO_CUE_DIMS)] = np.where(e[:, None], CUE_ON, 0.0) + cue_noise
+    undefined = rng.random(length) < UNDEFINED_AUDIO_FRAME_P
+    kind = rng.random(length) < 0.5
+    if undefined.any():
+        bad = np.where(kind[undefined], -np.inf, np.nan)[:, None]
+        rows = np.flatnonzero(undefined)
+        audio[np.ix_(rows, list(AUDIO_UNDEFINED_DIMS))] = bad
+
+    # Video: FACET-ish evidence, visual cue, all-zero frames.
+    video = rng.standard_normal((length, dims["video"]))
+    n_vc = len(VIDEO_CUE_DIMS)
+    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_vc)), -0.3, 0.3)
+    video[:, list(VIDEO_CUE_DIMS)] = np.where(g[:, None], CUE_ON, 0.0) + cue_noise
+    video[zero_video] = 0.0
+
+    segment = contract.Segment(
+        segment_id=planned.segment_id,
+        video_id=planned.video_id,
+        dataset=DATASET_NAME,
+        label=label,
+        text=words.astype(np.float32),
+        audio=audio.astype(np.float32),
+        video=video.astype(np.float32),
+    )
+    return SyntheticSegment(segment=segment, target=target, eps=eps)
