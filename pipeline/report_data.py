@@ -1,0 +1,262 @@
+"""What the report shows, as plain data: slices, checks, predictions.
+
+The Evaluator's TFMA output read into :class:`SliceRow` objects (candidate,
+baseline and candidate-minus-baseline metrics per slice, plus the 7-class
+confusion matrix), the noise floor of the built-in data, and per-example
+predictions of the evaluated model (:func:`predict`). The run itself is found
+through ML Metadata by :func:`pipeline.results.run_evaluation`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+if TYPE_CHECKING:  # the real import is deferred: it loads TFX
+    from pipeline.results import RunEvaluation
+
+SliceKey = Tuple[Tuple[str, str], ...]
+
+OVERALL = "overall"
+# Why a run had no baseline model (the Evaluator's inputs say it had none).
+NO_BASELINE = "no blessed baseline yet, or the candidate is itself the last blessed model"
+
+
+@dataclasses.dataclass(eq=False)  # compared by identity (holds an array)
+class SliceRow:
+    key: SliceKey  # () for overall
+    candidate: Dict[str, float]
+    baseline: Dict[str, float]
+    diff: Dict[str, float]
+    confusion: Optional[np.ndarray]  # 7x7, true x predicted (candidate)
+
+    @property
+    def family(self) -> str:
+        return " x ".join(c for c, _ in self.key) if self.key else OVERALL
+
+    @property
+    def value(self) -> str:
+        return " / ".join(v for _, v in self.key) if self.key else OVERALL
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}={self.value}" if self.key else OVERALL
+
+    @property
+    def count(self) -> int:
+        n = self.candidate.get("example_count", math.nan)
+        return int(n) if math.isfinite(n) else 0
+
+    @property
+    def small(self) -> bool:
+        return self.candidate.get("small_slice", 0.0) >= 0.5
+
+
+@dataclasses.dataclass
+class Check:
+    """One blessing threshold: what it asks, the value, and how it went."""
+
+    metric: str
+    slice: str
+    kind: str  # "value" or "change"
+    bound: str
+    value: Optional[float]
+    status: str  # "passed", "FAILED" or "skipped"
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """What is checked: the metric, or its change against the baseline."""
+        return f"{self.metric} vs baseline" if self.kind == "change" else self.metric
+
+
+@dataclasses.dataclass
+class Predictions:
+    labels: np.ndarray
+    predictions: np.ndarray
+    mae_recomputed: float
+
+
+@dataclasses.dataclass
+class Report:
+    run: RunEvaluation
+    split: str
+    rows: List[SliceRow]
+    checks: List[Check]
+    validation_ok: Optional[bool]
+    min_slice_size: Optional[int]
+    noise_floor: Optional[float]
+    noise_floor_path: Optional[str]
+    predictions: Optional[Predictions] = None
+    notes: List[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def overall(self) -> SliceRow:
+        return next(r for r in self.rows if not r.key)
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.run.baseline_model_uri is not None
+
+
+# --------------------------------------------------------------------------
+# Slices
+
+
+def import_tfma():
+    """``tensorflow_model_analysis``, with its per-call deprecation warnings silenced."""
+    import logging
+
+    import tensorflow_model_analysis as tfma
+
+    # tfma.load_* warn about TF's deprecated tf_record_iterator on every call.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return tfma
+
+
+def _slice_value(single) -> str:
+    if single.HasField("bytes_value"):
+        return single.bytes_value.decode("utf-8", "replace")
+    if single.HasField("int64_value"):
+        return str(single.int64_value)
+    return repr(single.float_value)
+
+
+def slice_key(proto_slice_key) -> SliceKey:
+    """A TFMA ``SliceKey`` proto as ((column, value), ...); () for overall."""
+    return tuple((s.column, _slice_value(s)) for s in proto_slice_key.single_slice_keys)
+
+
+def _metric_value(value):
+    if value.HasField("double_value"):
+        return value.double_value.value
+    if value.HasField("array_value"):
+        array = value.array_value
+        values = (list(array.int64_values) or list(array.int32_values)
+                  or list(array.float64_values) or list(array.float32_values))
+        return np.asarray(values).reshape(list(array.shape))
+    return None
+
+
+def read_slices(evaluation_uri: str) -> List[SliceRow]:
+    """Every slice's candidate, baseline and diff metrics from a TFMA output."""
+    tfma = import_tfma()
+    rows: Dict[SliceKey, SliceRow] = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.HasField("cross_slice_key"):
+            continue
+        key = slice_key(slice_metrics.slice_key)
+        row = rows.setdefault(key, SliceRow(key, {}, {}, {}, None))
+        for kv in slice_metrics.metric_keys_and_values:
+            value = _metric_value(kv.value)
+            if value is None:
+                continue
+            if kv.key.is_diff:
+                target = row.diff
+            elif kv.key.model_name == "baseline":
+                target = row.baseline
+            else:
+                target = row.candidate
+            if isinstance(value, np.ndarray):
+                if kv.key.name == "confusion_matrix_7" and target is row.candidate:
+                    row.confusion = value.astype(np.int64)
+                continue
+            target[kv.key.name] = float(value)
+    return sort_rows(rows.values())
+
+
+def _family_order():
+    from pipeline import evaluation
+
+    return {" x ".join(keys) if keys else OVERALL: i for i, keys in enumerate(evaluation.SLICES)}
+
+
+def _value_order(family: str):
+    from trainer import preprocessing
+
+    orders = {
+        preprocessing.POLARITY: preprocessing.POLARITY_NAMES,
+        preprocessing.TEXT_LEN_BUCKET: tuple(n for n, _, _ in preprocessing.TEXT_LEN_BUCKETS),
+    }
+    order = orders.get(family)
+    return {v: i for i, v in enumerate(order)} if order else None
+
+
+def sort_rows(rows) -> List[SliceRow]:
+    families = _family_order()
+
+    def sort_key(row: SliceRow):
+        parts = []
+        for column, value in row.key:
+            order = _value_order(column)
+            parts.append((order.get(value, len(order)) if order else 0, value))
+        return (families.get(row.family, len(families)), row.family, parts)
+
+    return sorted(rows, key=sort_key)
+
+
+def group_by_family(rows: Iterable[SliceRow]) -> Dict[str, List[SliceRow]]:
+    """The rows of each slice family, in the order they come."""
+    families: Dict[str, List[SliceRow]] = {}
+    for row in rows:
+        families.setdefault(row.family, []).append(row)
+    return families
+
+
+def highest_mae_first(rows: Iterable[SliceRow]) -> List[SliceRow]:
+    """Trusted slices before too-small ones, each by descending MAE."""
+    return sorted(rows, key=lambda r: (r.small, -r.candidate.get("mae", 0.0)))
+
+
+# --------------------------------------------------------------------------
+# Noise floor and predictions
+
+
+def noise_floor(data_root: Optional[str], split: str):
+    """(the split's MAE noise floor, the file it came from), or (None, None)."""
+    if not data_root:
+        return None, None
+    from msa_data import synth
+
+    path = os.path.join(data_root, synth.NOISE_FLOOR_FILE)
+    try:
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(path) as f:
+            floor = json.load(f)
+    except Exception:  # not the built-in data, or moved since the run
+        return None, None
+    value = floor.get(f"{split}_mae_noise_floor")
+    return (float(value), path) if value is not None else (None, None)
+
+
+def predict(run_eval: RunEvaluation, split: str, batch_size: int = 256) -> Predictions:
+    """Runs the evaluated model's serving signature on the evaluated split."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    from tfx.utils import path_utils
+
+    from msa_data import contract
+    from trainer import msa_metrics
+
+    model = tf.saved_model.load(path_utils.serving_model_path(run_eval.model_uri))
+    serve = model.signatures["serving_default"]
+    # TFX's Examples layout: one Split-<name> folder per split.
+    files = sorted(tf.io.gfile.glob(os.path.join(run_eval.examples_uri, f"Split-{split}", "*")))
+    if not files:
+        raise LookupError(f"no examples for split {split!r} under {run_eval.examples_uri}")
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    labels, predictions = [], []
+    spec = {contract.LABEL: tf.io.FixedLenFeature([], tf.float32)}
+    for batch in tf.data.TFRecordDataset(files, compression_type=compression).batch(batch_size):
+        labels.append(tf.io.parse_example(batch, spec)[contract.LABEL].numpy())
+        output = serve(examples=batch)
+        predictions.append(np.asarray(next(iter(output.values()))).reshape(-1))
+    y = np.concatenate(labels).astype(np.float64)
+    p = np.concatenate(predictions).astype(np.float64)
+    return Predictions(y, p, msa_metrics.evaluate(y, p)["mae"])
