@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench bench-eval clean-outputs
+.PHONY: venv run test bench bench-eval bench-convert
 
 venv: $(STAMP)
 
@@ -41,3 +41,6 @@ bench: $(STAMP)
 
 bench-eval: $(STAMP)
 	$(PY) -m benchmarks.evaluator_benchmark
+
+bench-convert: $(STAMP)
+	$(PY) -m benchmarks.convert_benchmark
