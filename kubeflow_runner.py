@@ -93,7 +93,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     if bool(args.data_root) == bool(args.source):
         raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
     source = options = None
-    defaults = {"train_steps": args.train_steps}
+    defaults = {"train_steps": cli.train_steps_from(args)}
     if args.source:
         # The file must be readable here too (e.g. Vertex's /gcs/BUCKET mount
         # or a copy): its structure gives the dims Transform and the model use.
@@ -106,7 +106,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         data_root = data_types.RuntimeParameter(
             name="data_root", ptype=str, default=args.data_root)
     train_steps = data_types.RuntimeParameter(
-        name="train_steps", ptype=int, default=args.train_steps)
+        name="train_steps", ptype=int, default=cli.train_steps_from(args))
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,

@@ -83,12 +83,12 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     config = TrainerConfig.from_dict(summary["config"])
     tf.keras.utils.set_random_seed(config.seed)
     model = build_keras_model(config, summary["policy"])
-    compile_model(model, config, summary["policy"])
+    steps = -(-len(labels) // config.batch_size)
+    compile_model(model, config, summary["policy"], total_steps=steps * epochs)
     meter = task.ThroughputMeter(config.batch_size)
     model.fit(features, labels, batch_size=config.batch_size, epochs=epochs, shuffle=True,
               callbacks=[meter], verbose=0)
     # fit() on arrays ends each epoch with a partial batch; count real examples.
-    steps = -(-len(labels) // config.batch_size)
     scale = len(labels) / (steps * config.batch_size)
     rates = [r * scale for r in meter.per_epoch]
     return {"examples": int(len(labels)), "per_epoch": rates,

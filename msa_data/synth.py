@@ -1,6 +1,7 @@
 """Built-in synthetic MOSI/MOSEI-shaped data with a known sentiment function.
 
-``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N]``
+``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N]
+[--function gated|flip]``
 writes ``DIR/{train,valid,test}.tfrecord`` in the data contract
 (:mod:`msa_data.contract`, ``dataset`` = ``synthetic``) plus
 ``DIR/noise_floor.json``. Same arguments -> byte-identical files.
@@ -26,6 +27,12 @@ solves for the cue-word values so ``f`` hits ``label - eps`` exactly. The
 cross part depends on which word co-occurs with which audio/visual cue, so a
 model that pools each modality before fusing cannot recover it.
 :func:`sentiment_function` recomputes ``f`` from stored features.
+
+``--function flip`` swaps the default weight ``1 + e_t + g_t`` for
+``(2 e_t - 1) * (1 + g_t)``: the audio cue decides each cue word's sign, so
+the text alone hardly predicts the label. It is a second cross-modal task
+in the same contract, to check that a model learns the interaction rather
+than the default function's constants (:data:`FUNCTIONS`).
 
 Nuisances that mimic the real features: COVAREP-like ``-inf``/NaN in a few
 "undefined" audio dims (never the cue dims) on ~1% of frames, FACET-like
@@ -53,11 +60,11 @@ from msa_data import contract
 # ``msa_data.synth.<name>`` keeps working for callers.
 from msa_data.synth_features import (  # noqa: F401
     AUDIO_CUE_DIMS, AUDIO_UNDEFINED_DIMS, CUE_ON, CUE_OUTSIDE_WINDOW_P, CUE_THRESHOLD,
-    CUE_WINDOW, CUE_WORD_AUDIO_P, CUE_WORD_VIDEO_P, DATASET_NAME, DEFAULT_SIGMA,
-    DISTRACTOR_CUE_P, LENGTH_LOG_SD, LENGTH_MAX, LENGTH_MEDIAN, LENGTH_MIN,
+    CUE_WINDOW, CUE_WORD_AUDIO_P, CUE_WORD_VIDEO_P, DATASET_NAME, DEFAULT_FUNCTION,
+    DEFAULT_SIGMA, DISTRACTOR_CUE_P, FUNCTIONS, LENGTH_LOG_SD, LENGTH_MAX, LENGTH_MEDIAN, LENGTH_MIN,
     UNDEFINED_AUDIO_FRAME_P, VIDEO_CUE_DIMS, WORD_NOISE_SD, ZERO_VIDEO_FRAME_P,
-    SyntheticSegment, _check_dims, _segment_rng, audio_cue, cue_direction, make_segment,
-    sentiment_function, sentiment_parts, video_cue,
+    SyntheticSegment, _check_dims, _segment_rng, audio_cue, cross_weight, cue_direction,
+    make_segment, sentiment_function, sentiment_parts, video_cue,
 )
 from msa_data.synth_io import _check_output, _install, _write_records  # noqa: F401
 from msa_data.synth_plan import (  # noqa: F401
@@ -65,6 +72,7 @@ from msa_data.synth_plan import (  # noqa: F401
     assign_segment_counts, mosei_like_labels, mosi_opinion_labels, plan_splits,
     standard_folds,
 )
+from msa_data.synth_reference import reference_maes  # noqa: F401
 
 NOISE_FLOOR_FILE = "noise_floor.json"
 
@@ -79,6 +87,7 @@ def iter_split(
     seed: int = 0,
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
+    function: str = DEFAULT_FUNCTION,
 ) -> Iterator[SyntheticSegment]:
     """Generates a split's segments; segment ``i`` depends only on (seed, split, i).
 
@@ -88,10 +97,10 @@ def iter_split(
     _check_dims(dims)
     u = cue_direction(seed, dims["text"])
     for i, p in enumerate(planned):
-        yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims)
+        yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims, function)
 
 
-def _validate(output_dir, size, seed, limit_per_split, sigma) -> None:
+def _validate(output_dir, size, seed, limit_per_split, sigma, function) -> None:
     if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
         raise SynthError("--output", "expected a folder path")
     if "://" in os.fspath(output_dir):
@@ -108,6 +117,8 @@ def _validate(output_dir, size, seed, limit_per_split, sigma) -> None:
         raise SynthError("--limit-per-split", f"expected an integer >= 1, got {limit_per_split!r}")
     if not isinstance(sigma, (int, float, np.floating)) or not (0 <= float(sigma) < math.inf):
         raise SynthError("--sigma", f"expected a finite number >= 0, got {sigma!r}")
+    if function not in FUNCTIONS:
+        raise SynthError("--function", f"expected one of {', '.join(FUNCTIONS)}, got {function!r}")
 
 
 def _fractions(labels: np.ndarray) -> Dict[str, float]:
@@ -126,15 +137,20 @@ def generate(
     limit_per_split: Optional[int] = None,
     overwrite: bool = False,
     sigma: float = DEFAULT_SIGMA,
+    function: str = DEFAULT_FUNCTION,
 ) -> dict:
     """Writes the three splits and ``noise_floor.json``; returns the noise-floor dict.
+
+    Besides the noise floor (the known function's own test MAE), the dict
+    holds reference MAEs of predictors built from the function's parts
+    (:func:`reference_maes`), for judging a trained model.
 
     Writes into a hidden temporary sibling of ``output_dir`` and renames it
     into place on success, so a failed or interrupted run leaves
     ``output_dir`` as it was. Raises :class:`SynthError` on bad arguments
     (including a non-empty ``output_dir`` without ``overwrite``).
     """
-    _validate(output_dir, size, seed, limit_per_split, sigma)
+    _validate(output_dir, size, seed, limit_per_split, sigma, function)
     output_dir = os.path.abspath(os.fspath(output_dir))
     seed, sigma = int(seed), float(sigma)
     _check_output(output_dir, overwrite)
@@ -153,19 +169,24 @@ def generate(
         videos: Dict[str, int] = {}
         mae: Dict[str, float] = {}
         all_labels = []
+        parts: Dict[str, List[tuple]] = {}
         for split in contract.SPLITS:
             errors: List[float] = []
             labels: List[float] = []
+            parts[split] = []
 
-            def on_segment(syn: SyntheticSegment, errors=errors, labels=labels) -> None:
+            def on_segment(syn: SyntheticSegment, errors=errors, labels=labels,
+                           rows=parts[split]) -> None:
                 s = syn.segment
                 # Measured the way a consumer would: f recomputed from the
                 # float32 features exactly as written, against the stored label.
-                f = sentiment_function(s.text, s.audio, s.video, seed)
-                errors.append(abs(s.label - f))
+                text_part, cross_part = sentiment_parts(s.text, s.audio, s.video, seed, function)
+                errors.append(abs(s.label - (text_part + cross_part)))
                 labels.append(s.label)
+                rows.append((s.label, text_part, float(np.mean(audio_cue(s.audio))),
+                             float(np.mean(video_cue(s.video)))))
 
-            segs = iter_split(split, plan[split], seed, sigma, dims)
+            segs = iter_split(split, plan[split], seed, sigma, dims, function)
             counts[split] = _write_records(
                 contract.split_path(tmp_dir, split), segs, dims, on_segment
             )
@@ -183,12 +204,14 @@ def generate(
             "train_mae_noise_floor": mae["train"],
             "valid_mae_noise_floor": mae["valid"],
             "expected_mae_noise_floor": sigma * math.sqrt(2.0 / math.pi),
+            "reference_test_mae": reference_maes(parts),
             "counts": counts,
             "videos": videos,
             "label_fraction": _fractions(np.asarray(all_labels)),
             "dims": dims,
             "function": {
-                "formula": "label = sum_t c_t * (1 + e_t + g_t) + N(0, sigma)",
+                "name": function,
+                "formula": f"label = sum_t c_t * {_weight_formula(function)} + N(0, sigma)",
                 "c_t": "<text_t, u>, u = msa_data.synth.cue_direction(seed)",
                 "e_t": f"mean(audio[t, {list(AUDIO_CUE_DIMS)}]) > {CUE_THRESHOLD}",
                 "g_t": f"mean(video[t, {list(VIDEO_CUE_DIMS)}]) > {CUE_THRESHOLD}",
@@ -202,6 +225,11 @@ def generate(
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return result
+
+
+def _weight_formula(function: str) -> str:
+    formula = FUNCTIONS[function]
+    return f"({formula})" if " " in formula else formula
 
 
 # --------------------------------------------------------------------------
@@ -254,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sigma", type=_sigma, default=DEFAULT_SIGMA,
         help=f"label noise standard deviation (default: {DEFAULT_SIGMA})",
     )
+    p.add_argument(
+        "--function", choices=tuple(FUNCTIONS), default=DEFAULT_FUNCTION,
+        help="sentiment function: gated (label = sum_t c_t (1 + e_t + g_t), the default) or "
+        "flip (the audio cue sets each word's sign: a second cross-modal task)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
     return p
 
@@ -275,6 +308,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result = generate(
             args.output, size=args.size, seed=args.seed,
             limit_per_split=args.limit_per_split, overwrite=args.overwrite, sigma=args.sigma,
+            function=args.function,
         )
     except SynthError as err:
         print(f"msa-synth: error: {err}", file=sys.stderr)

@@ -39,6 +39,29 @@ ZERO_VIDEO_FRAME_P = 0.05
 UNDEFINED_AUDIO_FRAME_P = 0.01
 WORD_NOISE_SD = 0.4
 
+# Sentiment functions: f = sum_t c_t * w(e_t, g_t), w the cross-modal weight of
+# a word. ``gated`` (the default) makes cues amplify a word; ``flip`` makes
+# the audio cue decide the word's sign, so the text alone says almost nothing
+# about the label (a second cross-modal task, to check that a model learns
+# the interaction rather than this generator's constants). w is never 0, so
+# the generator can always solve for the cue-word values.
+FUNCTIONS = {
+    "gated": "1 + e_t + g_t",
+    "flip": "(2 e_t - 1) * (1 + g_t)",
+}
+DEFAULT_FUNCTION = "gated"
+
+
+def cross_weight(e: np.ndarray, g: np.ndarray, function: str = DEFAULT_FUNCTION) -> np.ndarray:
+    """``w(e_t, g_t)`` of :data:`FUNCTIONS` (float64) for bool cue arrays."""
+    e = np.asarray(e, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    if function == "gated":
+        return 1.0 + e + g
+    if function == "flip":
+        return (2.0 * e - 1.0) * (1.0 + g)
+    raise ValueError(f"function: expected one of {sorted(FUNCTIONS)}, got {function!r}")
+
 
 # --------------------------------------------------------------------------
 # The sentiment function
@@ -78,9 +101,14 @@ def video_cue(video: np.ndarray) -> np.ndarray:
 
 
 def sentiment_parts(
-    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
+    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0,
+    function: str = DEFAULT_FUNCTION,
 ) -> Tuple[float, float]:
-    """``(text_part, cross_part)`` of one segment's ``(len, dim)`` arrays."""
+    """``(text_part, cross_part)`` of one segment's ``(len, dim)`` arrays.
+
+    ``text_part = sum_t c_t``; ``cross_part = sum_t c_t * (w_t - 1)``, so the
+    two add up to ``f``.
+    """
     text = np.asarray(text, dtype=np.float64)
     n = text.shape[0]
     if np.shape(audio)[0] != n or np.shape(video)[0] != n:
@@ -89,19 +117,21 @@ def sentiment_parts(
             f"{n}/{np.shape(audio)[0]}/{np.shape(video)[0]}"
         )
     c = text @ cue_direction(seed, text.shape[1])
-    weight = audio_cue(audio).astype(np.float64) + video_cue(video).astype(np.float64)
-    return float(c.sum()), float((c * weight).sum())
+    weight = cross_weight(audio_cue(audio), video_cue(video), function)
+    return float(c.sum()), float((c * (weight - 1.0)).sum())
 
 
 def sentiment_function(
-    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0
+    text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0,
+    function: str = DEFAULT_FUNCTION,
 ) -> float:
-    """``f(x) = sum_t c_t * (1 + e_t + g_t)`` recomputed from stored features.
+    """``f(x) = sum_t c_t * w(e_t, g_t)`` recomputed from stored features.
 
-    ``seed`` is the generation seed (it fixes ``u``; it is recorded in
-    ``noise_floor.json``).
+    ``seed`` is the generation seed (it fixes ``u``) and ``function`` one of
+    :data:`FUNCTIONS` (default ``w = 1 + e_t + g_t``); both are recorded in
+    ``noise_floor.json``.
     """
-    text_part, cross_part = sentiment_parts(text, audio, video, seed)
+    text_part, cross_part = sentiment_parts(text, audio, video, seed, function)
     return text_part + cross_part
 
 
@@ -129,6 +159,7 @@ def make_segment(
     u: np.ndarray,
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
+    function: str = DEFAULT_FUNCTION,
 ) -> SyntheticSegment:
     """Features for one planned segment; ``f(features) == label - eps``."""
     label = float(np.float32(planned.label))  # what the float label feature stores
@@ -151,10 +182,10 @@ def make_segment(
     zero_video = rng.random(length) < ZERO_VIDEO_FRAME_P
     g &= ~zero_video  # a zeroed FACET frame carries no visual cue
 
-    # Solve for the cue-word values: sum_i c_i (1 + e_i + g_i) = target.
+    # Solve for the cue-word values: sum_i c_i w(e_i, g_i) = target.
     shares = rng.dirichlet(np.full(n_cue, 2.0)) * target
     c = np.zeros(length)
-    c[pos] = shares / (1.0 + e[pos] + g[pos])
+    c[pos] = shares / cross_weight(e[pos], g[pos], function)
 
     # Text: noise orthogonal to u, plus c_t * u.
     words = rng.normal(0.0, WORD_NOISE_SD, (length, dims["text"]))

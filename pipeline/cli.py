@@ -19,55 +19,125 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_training_flags(p: argparse.ArgumentParser) -> None:
-    """Model, training and blessing flags, with TrainerConfig's defaults."""
-    from trainer.config import TrainerConfig
+# flag -> TrainerConfig field. Flags default to None: the preset's value
+# applies unless the flag is given.
+TRAINING_FLAGS = {
+    "architecture": "architecture", "model_dim": "model_dim", "num_heads": "num_heads",
+    "ff_dim": "ff_dim", "layers": "n_layers_mod", "fusion_layers": "n_layers_fuse",
+    "bidirectional": "bidirectional_fusion", "pooling": "pooling_method",
+    "dropout": "dropout_rate", "shared_positions": "shared_positions",
+    "word_fusion": "word_fusion", "word_fusion_channels": "word_fusion_channels",
+    "causal": "causal", "batch_size": "batch_size", "optimizer": "optimizer",
+    "learning_rate": "learning_rate", "weight_decay": "weight_decay",
+    "lr_schedule": "lr_schedule", "warmup_fraction": "warmup_fraction",
+    "clip_norm": "clip_norm", "loss": "loss", "patience": "early_stopping_patience",
+    "min_delta": "early_stopping_min_delta", "mixed_precision": "mixed_precision",
+    "seed": "seed",
+}
 
-    d = TrainerConfig()
-    g = p.add_argument_group("model and training")
-    g.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
-    g.add_argument("--batch-size", type=int, default=d.batch_size)
-    g.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    g.add_argument("--loss", choices=("mae", "mse", "huber"), default=d.loss)
-    g.add_argument("--patience", type=int, default=d.early_stopping_patience,
-                   help="early-stopping patience (epochs)")
-    g.add_argument("--model-dim", type=int, default=d.model_dim)
-    g.add_argument("--num-heads", type=int, default=d.num_heads)
-    g.add_argument("--ff-dim", type=int, default=d.ff_dim)
-    g.add_argument("--layers", type=int, default=d.n_layers_mod,
-                   help="transformer layers per modality")
-    g.add_argument("--fusion-layers", type=int, default=d.n_layers_fuse)
-    g.add_argument("--bidirectional", action="store_true", help="also audio/video <- text")
-    g.add_argument("--pooling", choices=("mean", "attention"), default=d.pooling_method)
-    g.add_argument("--dropout", type=float, default=d.dropout_rate)
+
+def add_training_flags(p: argparse.ArgumentParser) -> None:
+    """Model, training and blessing flags; defaults come from the preset."""
+    from trainer import config as tc
+
+    d = tc.TrainerConfig()
+    g = p.add_argument_group(
+        "model and training (defaults: the 'default' preset; --preset seed changes them)")
+    g.add_argument("--preset", choices=tuple(tc.PRESETS), default="default",
+                   help="default: the settings measured best (make bench-model); seed: the "
+                   "msa-tf2 seed model with its training script's defaults")
+    g.add_argument("--train-steps", type=int, default=None,
+                   help=f"optimizer steps (default {configs.TRAIN_STEPS}; --preset seed: "
+                   f"{configs.SEED_TRAIN_STEPS}, its 100 epochs on MOSI)")
+    g.add_argument("--architecture", choices=tc.ARCHITECTURES, default=None,
+                   help=f"seq_level (default), or a baseline: pooled (late fusion of pooled "
+                   "modalities) or text_only")
+    g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
+    g.add_argument("--optimizer", choices=tc.OPTIMIZERS, default=None,
+                   help=f"(default {d.optimizer})")
+    g.add_argument("--learning-rate", type=float, default=None,
+                   help=f"peak learning rate (default {d.learning_rate})")
+    g.add_argument("--weight-decay", type=float, default=None,
+                   help=f"AdamW decoupled weight decay (default {d.weight_decay})")
+    g.add_argument("--lr-schedule", choices=tc.SCHEDULES, default=None,
+                   help=f"(default {d.lr_schedule}: warmup, then cosine decay to 0)")
+    g.add_argument("--warmup-fraction", type=float, default=None,
+                   help=f"share of the steps spent warming up (default {d.warmup_fraction})")
+    g.add_argument("--clip-norm", type=float, default=None,
+                   help=f"global gradient-norm clipping, 0 = off (default {d.clip_norm})")
+    g.add_argument("--loss", choices=tc.LOSSES, default=None, help=f"(default {d.loss})")
+    g.add_argument("--patience", type=int, default=None,
+                   help=f"early-stopping patience in epochs (default {d.early_stopping_patience})")
+    g.add_argument("--min-delta", type=float, default=None,
+                   help="smallest validation-loss drop that counts as an improvement "
+                   f"(default {d.early_stopping_min_delta})")
+    g.add_argument("--model-dim", type=int, default=None, help=f"(default {d.model_dim})")
+    g.add_argument("--num-heads", type=int, default=None, help=f"(default {d.num_heads})")
+    g.add_argument("--ff-dim", type=int, default=None, help=f"(default {d.ff_dim})")
+    g.add_argument("--layers", type=int, default=None,
+                   help=f"transformer layers per modality (default {d.n_layers_mod})")
+    g.add_argument("--fusion-layers", type=int, default=None,
+                   help=f"(default {d.n_layers_fuse})")
+    g.add_argument("--bidirectional", action="store_const", const=True, default=None,
+                   help="also audio/video <- text")
+    g.add_argument("--pooling", choices=tc.POOLING, default=None,
+                   help=f"(default {d.pooling_method})")
+    g.add_argument("--dropout", type=float, default=None, help=f"(default {d.dropout_rate})")
+    g.add_argument("--word-fusion", choices=tc.ALIGNED_OPTION_VALUES, default=None,
+                   help="word-level fusion path for word-aligned data; auto: on when the "
+                   f"train split is aligned (default {d.word_fusion})")
+    g.add_argument("--word-fusion-channels", type=int, default=None,
+                   help=f"(default {d.word_fusion_channels})")
+    g.add_argument("--shared-positions", choices=tc.ALIGNED_OPTION_VALUES, default=None,
+                   help="one positional table for all modalities (word-aligned data; default "
+                   f"{d.shared_positions})")
+    g.add_argument("--causal", action="store_const", const=True, default=None,
+                   help="causal self-attention in the encoders (the seed's look-ahead mask)")
     g.add_argument("--max-len", type=int, nargs=3, metavar=("TEXT", "AUDIO", "VIDEO"),
-                   default=tuple(d.max_lens[m] for m in contract.MODALITIES),
-                   help="frames kept per modality")
+                   default=None, help="frames kept per modality (default "
+                   f"{' '.join(str(d.max_lens[m]) for m in contract.MODALITIES)}; seed: 20 20 20)")
     g.add_argument("--text-dim", type=int, default=contract.DEFAULT_DIMS["text"],
                    help="300 for GloVe, 768 for BERT features")
-    g.add_argument("--mixed-precision", default=d.mixed_precision,
-                   choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
-    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--mixed-precision", default=None, choices=tc.PRECISIONS,
+                   help=f"(default {d.mixed_precision}: mixed_float16 on a GPU, else float32)")
+    g.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
     g.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
                    help="how much worse than the last blessed model's MAE is still blessed")
+
+
+def train_steps_from(args) -> int:
+    """``--train-steps``, or the preset's default budget."""
+    if args.train_steps is None:
+        return configs.SEED_TRAIN_STEPS if args.preset == "seed" else configs.TRAIN_STEPS
+    if args.train_steps < 1:
+        raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
+    return args.train_steps
 
 
 def trainer_config_from(args):
     """TrainerConfig from parsed flags; raises ValueError naming a bad flag."""
     from trainer.config import TrainerConfig
 
-    if args.train_steps < 1:
-        raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
-    dims = dict(contract.DEFAULT_DIMS, text=args.text_dim)
-    return TrainerConfig(
-        model_dim=args.model_dim, num_heads=args.num_heads, ff_dim=args.ff_dim,
-        n_layers_mod=args.layers, n_layers_fuse=args.fusion_layers,
-        bidirectional_fusion=args.bidirectional, pooling_method=args.pooling,
-        dropout_rate=args.dropout, dims=dims,
-        max_lens=dict(zip(contract.MODALITIES, args.max_len)),
-        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
-        early_stopping_patience=args.patience, mixed_precision=args.mixed_precision,
-        seed=args.seed)
+    train_steps_from(args)
+    overrides = {field: getattr(args, flag) for flag, field in TRAINING_FLAGS.items()
+                 if getattr(args, flag) is not None}
+    overrides["dims"] = dict(contract.DEFAULT_DIMS, text=args.text_dim)
+    if args.max_len is not None:
+        overrides["max_lens"] = dict(zip(contract.MODALITIES, args.max_len))
+    try:
+        return TrainerConfig.from_preset(args.preset, **overrides)
+    except ValueError as err:
+        raise ValueError(_flag_message(str(err))) from None
+
+
+def _flag_message(message: str) -> str:
+    """'dropout_rate: expected ...' -> '--dropout: expected ...' (the user's words)."""
+    field, _, rest = message.partition(":")
+    flags = {v: k for k, v in TRAINING_FLAGS.items()}
+    flags.update({"max_lens": "max_len", "dims": "text_dim"})
+    if field in flags and rest:
+        return f"--{flags[field].replace('_', '-')}:{rest}"
+    return message
 
 
 def add_source_flags(p: argparse.ArgumentParser) -> None:

@@ -51,6 +51,28 @@ def count(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1).numpy())
 
 
+def is_word_aligned(dataset: tf.data.Dataset) -> bool:
+    """True when every example's three masks are identical (step t = word t).
+
+    Word-aligned CMU-MOSI/MOSEI features have one frame per word in every
+    modality; unaligned ones have their own frame rates, so their masks
+    differ (or have different lengths).
+    """
+    masks = [preprocessing.mask_key(m) for m in contract.MODALITIES]
+    shapes = {tuple(dataset.element_spec[0][k].shape) for k in masks}
+    if len(shapes) != 1:
+        return False
+
+    def same(ok, element):
+        features, _ = element
+        text = features[masks[0]]
+        return ok & tf.reduce_all(tf.equal(text, features[masks[1]])) \
+            & tf.reduce_all(tf.equal(text, features[masks[2]]))
+
+    return bool(dataset.batch(_READ_BATCH).reduce(tf.constant(True), lambda ok, b: same(ok, b))
+                .numpy())
+
+
 def training_batches(dataset: tf.data.Dataset, size: int, batch_size: int, seed: int):
     """Reshuffled every epoch, repeated forever; the caller sets steps."""
     return (dataset.shuffle(max(size, 1), seed=seed, reshuffle_each_iteration=True)

@@ -1,4 +1,4 @@
-"""Wraps ``MSASeqLevelModel`` as a Keras model over Transform's outputs.
+"""Wraps the chosen architecture as a Keras model over Transform's outputs.
 
 Inputs are the transformed features by name: ``text`` (batch, L_text,
 dim_text) ... and ``text_mask`` (batch, L_text) int64 ...; output is the
@@ -12,14 +12,25 @@ from __future__ import annotations
 import tensorflow as tf
 
 from msa_data import contract
-from trainer import precision, preprocessing
+from trainer import optimization, precision, preprocessing
 from trainer.config import TrainerConfig
 from trainer.keras_metrics import MSAMetrics
-from trainer.models import MSASeqLevelModel
+from trainer.models import MSASeqLevelModel, PooledFusionModel, TextOnlyModel
+
+# --architecture -> (model class, name of the core layer)
+ARCHITECTURES = {
+    "seq_level": (MSASeqLevelModel, "msa_seq_level"),
+    "pooled": (PooledFusionModel, "pooled_fusion"),
+    "text_only": (TextOnlyModel, "text_only"),
+}
 
 
 def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.keras.Model:
-    """A functional model whose layers compute under dtype ``policy``."""
+    """A functional model whose layers compute under dtype ``policy``.
+
+    ``config`` must have its alignment options resolved
+    (:meth:`TrainerConfig.resolve_alignment`).
+    """
     with precision.policy_scope(policy):
         inputs = {}
         for m in contract.MODALITIES:
@@ -27,20 +38,23 @@ def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.kera
                 shape=(config.max_lens[m], config.dims[m]), dtype=tf.float32, name=m)
             key = preprocessing.mask_key(m)
             inputs[key] = tf.keras.Input(shape=(config.max_lens[m],), dtype=tf.int64, name=key)
-        core = MSASeqLevelModel(**config.model_kwargs(), name="msa_seq_level")
+        model_class, name = ARCHITECTURES[config.architecture]
+        core = model_class(**config.model_kwargs(), name=name)
         ordered = [inputs[k] for k in preprocessing.model_input_keys()]
         output = core(tuple(ordered))
     return tf.keras.Model(inputs=inputs, outputs=output, name="msa_pipeline_model")
 
 
-def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str) -> None:
+def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
+                  total_steps: int) -> None:
+    """Loss, optimizer (trainer.optimization) and the streamed MSA metrics."""
     losses = {
         "mae": tf.keras.losses.MeanAbsoluteError(),
         "mse": tf.keras.losses.MeanSquaredError(),
         "huber": tf.keras.losses.Huber(delta=1.0),
     }
     optimizer = precision.wrap_optimizer(
-        tf.keras.optimizers.Adam(learning_rate=config.learning_rate), policy)
+        optimization.build_optimizer(config, total_steps), policy)
     model.compile(
         optimizer=optimizer,
         loss=losses[config.loss],

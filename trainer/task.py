@@ -1,14 +1,19 @@
-"""The Trainer's ``run_fn``: train MSASeqLevelModel on Transform's output.
+"""The Trainer's ``run_fn``: train the configured model on Transform's output.
 
 Writes to the Trainer's artifacts:
 * ``serving_model_dir``: the float32 serving SavedModel (see export.py);
 * ``model_run_dir``: TensorBoard logs and ``training_summary.json``
-  (epochs, best epoch, validation loss, training throughput).
+  (the resolved settings, epochs, best epoch, validation loss, training
+  throughput).
+
+Training is deterministic: the same seed, data and settings on the same
+machine give the same weights (op determinism, seeded shuffling).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -16,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, precision
+from trainer import data, optimization, precision
 from trainer.config import TrainerConfig
 from trainer.export import export_serving_model
 from trainer.keras_model import build_keras_model, compile_model
@@ -57,29 +62,29 @@ class ThroughputMeter(tf.keras.callbacks.Callback):
 
 def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_steps: int,
           log_dir: str):
-    """Fits a new model; returns ``(model, history, meter, policy)``."""
-    tf.keras.utils.set_random_seed(config.seed)
+    """Fits a new model; returns ``(model, history, meter, policy)``.
+
+    ``config`` must have its alignment options resolved.
+    """
     policy = precision.resolve_policy(config.mixed_precision)
-    model = build_keras_model(config, policy)
-    compile_model(model, config, policy)
     per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps)
-    meter = ThroughputMeter(config.batch_size)
-    callbacks = [
-        meter,
-        tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience,
-            restore_best_weights=True),
-    ]
-    if log_dir:
-        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    history = model.fit(
-        data.training_batches(train_ds, train_size, config.batch_size, config.seed),
-        steps_per_epoch=per_epoch,
-        epochs=epochs,
-        validation_data=data.eval_batches(valid_ds, config.batch_size),
-        callbacks=callbacks,
-        verbose=2,
-    )
+    total_steps = per_epoch * epochs
+    with optimization.deterministic_ops():
+        tf.keras.utils.set_random_seed(config.seed)
+        model = build_keras_model(config, policy)
+        compile_model(model, config, policy, total_steps)
+        meter = ThroughputMeter(config.batch_size)
+        callbacks = [meter, *optimization.callbacks(config, total_steps)]
+        if log_dir:
+            callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
+        history = model.fit(
+            data.training_batches(train_ds, train_size, config.batch_size, config.seed),
+            steps_per_epoch=per_epoch,
+            epochs=epochs,
+            validation_data=data.eval_batches(valid_ds, config.batch_size),
+            callbacks=callbacks,
+            verbose=2,
+        )
     return model, history, meter, policy
 
 
@@ -93,18 +98,27 @@ def run_fn(fn_args) -> None:
     if train_size == 0:
         raise ValueError(f"Trainer: the train split {fn_args.train_files} holds no examples")
     data.count(valid_ds)
+    aligned = data.is_word_aligned(train_ds)
+    config = config.resolve_alignment(aligned)
+    logging.info("Trainer: data %s word-aligned; shared_positions %s, word_fusion %s",
+                 "is" if aligned else "is not", config.shared_positions, config.word_fusion)
 
+    started = time.perf_counter()
     model, history, meter, policy = train(
         config, train_ds, valid_ds, train_size, fn_args.train_steps, fn_args.model_run_dir)
+    train_seconds = time.perf_counter() - started
     export_serving_model(model, config, tf_transform_output, fn_args.serving_model_dir)
 
     val_loss = history.history.get("val_loss", [])
     summary = {
         "policy": policy,
+        "word_aligned_data": aligned,
+        "parameters": int(model.count_params()),
         "train_examples": train_size,
         "epochs_run": len(history.history.get("loss", [])),
         "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
         "best_val_loss": float(np.min(val_loss)) if val_loss else None,
+        "train_seconds": round(train_seconds, 2),
         "train_examples_per_sec": meter.steady_state(),
         "train_examples_per_sec_by_epoch": meter.per_epoch,
         "config": config.to_dict(),

@@ -27,15 +27,18 @@ if not _KERAS_VERSION.startswith("2"):
         f"(found tf.keras {_KERAS_VERSION})."
     )
 
+from trainer.models.baselines import PooledFusionModel, TextOnlyModel  # noqa: E402
 from trainer.models.blocks import CrossAttentionBlock, TransformerBlock  # noqa: E402
+from trainer.models.encoder import ModalityEncoder  # noqa: E402
 from trainer.models.fusion import AdaptiveFusionHead, CrossModalFusion  # noqa: E402
-from trainer.models.msa_seqlevel import MSASeqLevelModel, ModalityEncoder  # noqa: E402
+from trainer.models.msa_seqlevel import MSASeqLevelModel  # noqa: E402
 from trainer.models.positional import (  # noqa: E402
     LearnablePositionalEmbedding,
     combine_masks,
     create_look_ahead_mask,
     create_padding_mask,
 )
+from trainer.models.word_fusion import WordLevelFusion  # noqa: E402
 
 __all__ = [
     "LearnablePositionalEmbedding",
@@ -48,4 +51,7 @@ __all__ = [
     "AdaptiveFusionHead",
     "ModalityEncoder",
     "MSASeqLevelModel",
+    "WordLevelFusion",
+    "PooledFusionModel",
+    "TextOnlyModel",
 ]

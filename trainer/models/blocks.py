@@ -54,27 +54,30 @@ class _AttentionFFNBlock(tf.keras.layers.Layer):
             epsilon=1e-6, name="ffn_norm", **sub
         )
 
-    def _block(self, query, context, query_mask, context_mask, training):
-        """Attention + FFN; masks are bool ``(batch, L)`` or ``None``."""
+    def _block(self, query, context, query_mask, context_mask, training,
+               attention_mask=None):
+        """Attention + FFN.
+
+        ``query_mask`` / ``context_mask`` are bool ``(batch, L)`` or ``None``;
+        ``attention_mask``, when given, is the bool ``(batch, Lq, Lc)`` set of
+        allowed links and replaces the one built from ``context_mask``.
+        """
         # Padded rows may hold anything, even inf (large junk cast to
         # float16). Masking the softmax is not enough: inf * 0 = NaN in the
         # score matmul and in the weight gradients. So they are zeroed first.
         query = zero_invalid(query, query_mask)
         context = zero_invalid(context, context_mask)
-        attention_mask = None
-        if context_mask is not None:
+        if attention_mask is None and context_mask is not None:
             attention_mask = context_mask[:, tf.newaxis, :]  # (batch, 1, Lc)
         attended = self.attention(
             query, context, attention_mask=attention_mask, training=training
         )
-        if context_mask is not None:
-            # With no valid context frame the softmax is uniform over padding;
-            # such rows must contribute nothing instead.
-            has_context = tf.reduce_any(context_mask, axis=-1)
-            attended = tf.where(
-                has_context[:, tf.newaxis, tf.newaxis], attended,
-                tf.zeros_like(attended),
-            )
+        if attention_mask is not None:
+            # A query row without any allowed key gets a uniform softmax over
+            # forbidden ones; such rows must contribute nothing instead.
+            has_context = tf.reduce_any(attention_mask, axis=-1)  # (batch, Lq or 1)
+            attended = tf.where(has_context[..., tf.newaxis], attended,
+                                tf.zeros_like(attended))
         x = self.attention_norm(
             query + self.attention_dropout(attended, training=training)
         )
@@ -101,14 +104,22 @@ class _AttentionFFNBlock(tf.keras.layers.Layer):
 class TransformerBlock(_AttentionFFNBlock):
     """Post-LN Transformer encoder block (masked self-attention + GELU FFN).
 
-    Shapes: ``x`` ``(batch, L, model_dim)``, optional ``mask`` ``(batch, L)``
-    (bool or 0/1 numbers, True = valid frame); output ``(batch, L,
-    model_dim)`` with padded rows set to 0. Valid rows attend to valid rows
-    only; a sequence without valid frames comes out as all zeros.
+    Shapes: ``x`` ``(batch, L, model_dim)``; optional ``mask`` (bool or 0/1
+    numbers), either a padding mask ``(batch, L)`` (True = valid frame) or an
+    attention mask ``(batch, L, L)`` (True = query ``i`` may attend to key
+    ``j``), e.g. ``combine_masks(padding_mask, create_look_ahead_mask(L))``
+    for causal attention. With an attention mask, frame ``i`` counts as valid
+    when it may attend to itself (``mask[:, i, i]``), which holds for every
+    mask ``combine_masks`` builds from a padding mask. Output ``(batch, L,
+    model_dim)`` with invalid rows set to 0; a sequence without valid frames
+    comes out as all zeros.
     """
 
     def call(self, x, mask=None, training=False):
         mask = as_bool_mask(mask)
+        if mask is not None and mask.shape.rank == 3:
+            valid = tf.linalg.diag_part(mask)  # (batch, L)
+            return self._block(x, x, valid, valid, training, attention_mask=mask)
         return self._block(x, x, mask, mask, training)
 
 

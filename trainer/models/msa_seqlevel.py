@@ -3,107 +3,20 @@
 from __future__ import annotations
 
 import numbers
-from typing import Dict, Mapping
 
 import tensorflow as tf
 
 from msa_data.contract import MODALITIES
-from trainer.models.blocks import TransformerBlock, zero_invalid
+from trainer.models.encoder import ModalityEncoder, per_modality_lengths
 from trainer.models.fusion import AdaptiveFusionHead, CrossModalFusion
 from trainer.models.positional import (
     LearnablePositionalEmbedding,
     as_bool_mask,
     create_padding_mask,
 )
+from trainer.models.word_fusion import WordLevelFusion
 
-
-@tf.keras.utils.register_keras_serializable(package="msa")
-class ModalityEncoder(tf.keras.layers.Layer):
-    """Projects one modality to ``model_dim`` and runs Transformer blocks.
-
-    ``Dense(model_dim) -> LearnablePositionalEmbedding(seq_len) -> Dropout ->
-    n_layers x TransformerBlock``; no pooling.
-
-    Shapes: ``x`` ``(batch, L, input_dim)`` with ``L <= seq_len``, optional
-    ``mask`` ``(batch, L)`` (True = valid frame); output ``(batch, L,
-    model_dim)`` with padded rows set to 0.
-    """
-
-    def __init__(self, input_dim: int, model_dim: int, seq_len: int,
-                 num_heads: int, ff_dim: int, n_layers: int,
-                 dropout_rate: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.input_dim = int(input_dim)
-        self.model_dim = int(model_dim)
-        self.seq_len = int(seq_len)
-        self.num_heads = int(num_heads)
-        self.ff_dim = int(ff_dim)
-        self.n_layers = int(n_layers)
-        self.dropout_rate = float(dropout_rate)
-        sub = {"dtype": self.dtype_policy}  # sub-layers follow this policy
-        self.projection = tf.keras.layers.Dense(
-            self.model_dim, name="projection", **sub)
-        self.position = LearnablePositionalEmbedding(
-            self.seq_len, self.model_dim, name="position", **sub)
-        self.dropout = tf.keras.layers.Dropout(self.dropout_rate, **sub)
-        self.blocks = [
-            TransformerBlock(self.model_dim, self.num_heads, self.ff_dim,
-                             self.dropout_rate, name=f"block_{i}", **sub)
-            for i in range(self.n_layers)
-        ]
-
-    def call(self, x, mask=None, training=False):
-        if x.shape[-1] is not None and x.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"{self.name}: expected {self.input_dim} features per frame, "
-                f"got {x.shape[-1]}")
-        mask = as_bool_mask(mask)
-        # Padded frames may hold arbitrary values (inf after a float16 cast);
-        # they must not reach the arithmetic at all.
-        h = self.projection(zero_invalid(x, mask))
-        h = self.dropout(self.position(h), training=training)
-        for block in self.blocks:
-            h = block(h, mask=mask, training=training)
-        return zero_invalid(h, mask)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "input_dim": self.input_dim,
-            "model_dim": self.model_dim,
-            # Plain types: Keras wraps dict attributes in trackable proxies.
-            "seq_len": (self.seq_len if isinstance(self.seq_len, int)
-                        else {m: self.seq_lens[m] for m in MODALITIES}),
-            "num_heads": self.num_heads,
-            "ff_dim": self.ff_dim,
-            "n_layers": self.n_layers,
-            "dropout_rate": self.dropout_rate,
-        })
-        return config
-
-
-def _per_modality_lengths(seq_len) -> Dict[str, int]:
-    """int | 3 ints (text, audio, video) | {modality: int} -> {modality: int}."""
-    if isinstance(seq_len, Mapping):
-        if set(seq_len) != set(MODALITIES):
-            raise ValueError(
-                f"seq_len dict must have exactly the keys {MODALITIES}, got "
-                f"{sorted(seq_len)}")
-        lengths = {m: seq_len[m] for m in MODALITIES}
-    elif isinstance(seq_len, (list, tuple)):
-        if len(seq_len) != len(MODALITIES):
-            raise ValueError(
-                f"seq_len sequence must have {len(MODALITIES)} entries "
-                f"{MODALITIES}, got {len(seq_len)}")
-        lengths = dict(zip(MODALITIES, seq_len))
-    else:
-        lengths = {m: seq_len for m in MODALITIES}
-    for modality, length in lengths.items():
-        if (not isinstance(length, numbers.Integral) or isinstance(length, bool)
-                or length < 1):
-            raise ValueError(
-                f"seq_len for {modality} must be a positive int, got {length!r}")
-    return {m: int(n) for m, n in lengths.items()}
+__all__ = ["MSASeqLevelModel", "ModalityEncoder"]
 
 
 @tf.keras.utils.register_keras_serializable(package="msa")
@@ -124,6 +37,21 @@ class MSASeqLevelModel(tf.keras.Model):
 
     A modality may have zero valid frames. Output: ``(batch, 1)`` float32
     (also under a mixed-precision policy).
+
+    The defaults are the seed design. Options for word-aligned data (all
+    modalities one length, step ``t`` = word ``t``; they raise ValueError
+    when the ``seq_len`` entries differ):
+
+    * ``shared_positions``: one positional table for all three encoders, so
+      text step ``t`` and audio step ``t`` start out as the same moment
+      instead of the model having to learn that from labels;
+    * ``word_fusion``: a :class:`WordLevelFusion` path (each word's score
+      gated by the audio/video frames of its own step, summed over words)
+      whose ``word_fusion_channels`` scores are added to the prediction
+      through their own float32 ``Dense(1)``.
+
+    ``causal=True`` makes every encoder's self-attention causal (the seed's
+    look-ahead mask option).
     """
 
     def __init__(self, seq_len, text_dim: int, audio_dim: int, video_dim: int,
@@ -131,13 +59,15 @@ class MSASeqLevelModel(tf.keras.Model):
                  n_layers_mod: int = 2, n_layers_fuse: int = 1,
                  bidirectional_fusion: bool = False,
                  pooling_method: str = "mean", dropout_rate: float = 0.1,
-                 **kwargs):
+                 shared_positions: bool = False, word_fusion: bool = False,
+                 word_fusion_channels: int = 1,
+                 causal: bool = False, **kwargs):
         # Masks are inferred from the raw inputs; autocasting them to float16
         # first would turn tiny non-zero frames into padding. Each encoder
         # still casts its own input to the compute dtype.
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.seq_lens = _per_modality_lengths(seq_len)
+        self.seq_lens = per_modality_lengths(seq_len)
         # For get_config: an int stays an int, anything else becomes a dict.
         self.seq_len = (self.seq_lens["text"] if isinstance(seq_len, numbers.Integral)
                         else dict(self.seq_lens))
@@ -151,12 +81,28 @@ class MSASeqLevelModel(tf.keras.Model):
         self.bidirectional_fusion = bool(bidirectional_fusion)
         self.pooling_method = pooling_method
         self.dropout_rate = float(dropout_rate)
+        self.shared_positions = bool(shared_positions)
+        self.word_fusion = bool(word_fusion)
+        self.word_fusion_channels = int(word_fusion_channels)
+        self.causal = bool(causal)
+        aligned = len(set(self.seq_lens.values())) == 1
+        for option in ("shared_positions", "word_fusion"):
+            if getattr(self, option) and not aligned:
+                raise ValueError(
+                    f"{option} needs word-aligned modalities of one length; got seq_len "
+                    f"{self.seq_lens} (unaligned data: leave {option} off)")
 
         sub = {"dtype": self.dtype_policy}  # sub-layers follow this policy
+        self.shared_position = None
+        if self.shared_positions:
+            self.shared_position = LearnablePositionalEmbedding(
+                self.seq_lens["text"], self.model_dim, name="shared_position", **sub)
         self.text_encoder, self.audio_encoder, self.video_encoder = [
             ModalityEncoder(self.input_dims[m], self.model_dim, self.seq_lens[m],
                             self.num_heads, self.ff_dim, self.n_layers_mod,
-                            self.dropout_rate, name=f"{m}_encoder", **sub)
+                            self.dropout_rate, causal=self.causal,
+                            own_positions=not self.shared_positions,
+                            name=f"{m}_encoder", **sub)
             for m in MODALITIES
         ]
         self.fusion = CrossModalFusion(
@@ -168,6 +114,12 @@ class MSASeqLevelModel(tf.keras.Model):
         # float32 so that the prediction (and the loss) stay float32 under
         # mixed precision.
         self.regressor = tf.keras.layers.Dense(1, dtype="float32", name="regressor")
+        self.word_level = self.word_regressor = None
+        if self.word_fusion:
+            self.word_level = WordLevelFusion(
+                self.word_fusion_channels, name="word_level", **sub)
+            self.word_regressor = tf.keras.layers.Dense(
+                1, dtype="float32", name="word_regressor")
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, (tuple, list)) or len(inputs) not in (3, 6):
@@ -184,14 +136,19 @@ class MSASeqLevelModel(tf.keras.Model):
             masks = [create_padding_mask(s) for s in sequences]
         encoders = (self.text_encoder, self.audio_encoder, self.video_encoder)
         text, audio, video = [
-            encoder(sequence, mask=mask, training=training)
+            encoder(sequence, mask=mask, training=training, positions=self.shared_position)
             for encoder, sequence, mask in zip(encoders, sequences, masks)
         ]
         text, audio, video = self.fusion(
             text, audio, video, text_mask=masks[0], audio_mask=masks[1],
             video_mask=masks[2], training=training)
         fused = self.fusion_head([text, audio, video], masks, training=training)
-        return self.regressor(fused)
+        prediction = self.regressor(fused)
+        if self.word_level is not None:
+            # Word steps are the text's; aligned audio/video frames share them.
+            words = self.word_level(sequences[0], sequences[1], sequences[2], masks[0])
+            prediction = prediction + self.word_regressor(words)
+        return prediction
 
     def get_config(self):
         # tf.keras.Model.get_config() returns {} for subclassed models.
@@ -213,6 +170,10 @@ class MSASeqLevelModel(tf.keras.Model):
             "bidirectional_fusion": self.bidirectional_fusion,
             "pooling_method": self.pooling_method,
             "dropout_rate": self.dropout_rate,
+            "shared_positions": self.shared_positions,
+            "word_fusion": self.word_fusion,
+            "word_fusion_channels": self.word_fusion_channels,
+            "causal": self.causal,
         }
 
     @classmethod
