@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench bench-eval bench-convert
+.PHONY: venv run test bench bench-eval bench-convert bench-model
 
 venv: $(STAMP)
 
@@ -44,3 +44,8 @@ bench-eval: $(STAMP)
 
 bench-convert: $(STAMP)
 	$(PY) -m benchmarks.convert_benchmark
+
+# Every architecture and preset, 3 seeds each, on the built-in MOSI-size data
+# (about an hour on 2 cores; finished runs are reused when rerun).
+bench-model: $(STAMP)
+	$(PY) -m benchmarks.model_quality

@@ -61,7 +61,7 @@ def resolve_data_root(args, console) -> str:
         from msa_data import synth
 
         console.write(f"generating built-in {args.synth_size} data in {root}\n")
-        synth.generate(root, size=args.synth_size, seed=args.seed, overwrite=True)
+        synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
     return root
 
 

@@ -88,16 +88,33 @@ def iter_split(
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
     function: str = DEFAULT_FUNCTION,
+    indices: Optional[Sequence[int]] = None,
 ) -> Iterator[SyntheticSegment]:
     """Generates a split's segments; segment ``i`` depends only on (seed, split, i).
+
+    ``indices`` (default ``range(len(planned))``) are the positions of the
+    ``planned`` segments in the full split, so a subset is byte-identical to
+    the same segments of a full run.
 
     Defined here (not in :mod:`msa_data.synth_features`) so it calls this
     module's ``make_segment``, the name tests replace to fail mid-run.
     """
     _check_dims(dims)
     u = cue_direction(seed, dims["text"])
-    for i, p in enumerate(planned):
+    indices = range(len(planned)) if indices is None else indices
+    for i, p in zip(indices, planned):
         yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims, function)
+
+
+def spread_subset(n_total: int, limit: Optional[int]) -> List[int]:
+    """``limit`` indices spread evenly over ``range(n_total)`` (all of them if ``None``).
+
+    A prefix would hold the first few videos only; their label means differ a
+    lot, so a tiny prefix's splits would disagree far more than the data does.
+    """
+    if limit is None or limit >= n_total:
+        return list(range(n_total))
+    return sorted({int(round(x)) for x in np.linspace(0, n_total - 1, int(limit))})
 
 
 def _validate(output_dir, size, seed, limit_per_split, sigma, function) -> None:
@@ -156,8 +173,8 @@ def generate(
     _check_output(output_dir, overwrite)
 
     plan = plan_splits(size, seed)
-    if limit_per_split is not None:
-        plan = {s: segs[: int(limit_per_split)] for s, segs in plan.items()}
+    kept = {s: spread_subset(len(segs), limit_per_split) for s, segs in plan.items()}
+    plan = {s: [segs[i] for i in kept[s]] for s, segs in plan.items()}
     dims = dict(contract.DEFAULT_DIMS)
 
     parent, name = os.path.split(output_dir)
@@ -186,7 +203,7 @@ def generate(
                 rows.append((s.label, text_part, float(np.mean(audio_cue(s.audio))),
                              float(np.mean(video_cue(s.video)))))
 
-            segs = iter_split(split, plan[split], seed, sigma, dims, function)
+            segs = iter_split(split, plan[split], seed, sigma, dims, function, kept[split])
             counts[split] = _write_records(
                 contract.split_path(tmp_dir, split), segs, dims, on_segment
             )
@@ -276,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     p.add_argument(
         "--limit-per-split", type=_positive_int, default=None, metavar="N",
-        help="keep only the first N segments of each split",
+        help="keep only N segments of each split, spread evenly over its videos",
     )
     p.add_argument(
         "--sigma", type=_sigma, default=DEFAULT_SIGMA,

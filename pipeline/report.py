@@ -43,6 +43,7 @@ from pipeline import configs
 from pipeline.report_checks import blessing_checks, min_slice_size, parse_eval_config
 from pipeline.report_data import (NO_BASELINE, OVERALL, Check, Predictions, Report, SliceKey,
                                   SliceRow, import_tfma, noise_floor, predict, read_slices,
+                                  reference_maes,
                                   sort_rows)
 from pipeline.report_tables import (COLUMNS, COMPARED, CONSOLE_ROWS_PER_FAMILY, HIGHER_IS_BETTER,
                                     KINDS, baseline_text, check_line, compared_rows, fmt,
@@ -74,13 +75,14 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
     split = run_eval.example_splits[0] if run_eval.example_splits else configs.EVAL_SPLIT
     overall = next(r for r in rows if not r.key)
     floor, floor_path = noise_floor(run_eval.data_root, split)
+    references = reference_maes(run_eval.data_root, split)
     report = Report(
         run=run_eval, split=split, rows=rows,
         checks=blessing_checks(eval_config, validation, overall,
                                run_eval.baseline_model_uri is not None),
         validation_ok=bool(validation.validation_ok),
         min_slice_size=min_slice_size(eval_config),
-        noise_floor=floor, noise_floor_path=floor_path)
+        noise_floor=floor, noise_floor_path=floor_path, references=references)
     if run_eval.blessed is not None and run_eval.blessed != report.validation_ok:
         report.notes.append("warning: the ModelBlessing artifact and TFMA's validation result "
                             "disagree")

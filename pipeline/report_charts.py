@@ -151,8 +151,12 @@ def _bar_panel(body, x0, y0, width, rows, values, vmax, colors, ref_lines, title
 
 
 def slice_bars_svg(rows: Sequence[SliceRow], overall: SliceRow, noise_floor: Optional[float],
-                   family: str) -> str:
-    """Per-slice MAE and Acc-2 (both conventions) bars, with example counts."""
+                   family: str, text_only: Optional[float] = None) -> str:
+    """Per-slice MAE and Acc-2 (both conventions) bars, with example counts.
+
+    Reference lines on the MAE panel: the overall MAE, and when known the
+    text-only ceiling and the noise floor of the built-in data.
+    """
     label_w, panel_w, gap = 230, 300, 70
     row_h, top = 22, 46
     height = top + len(rows) * row_h + 40
@@ -165,10 +169,11 @@ def slice_bars_svg(rows: Sequence[SliceRow], overall: SliceRow, noise_floor: Opt
         body.append(_text(label_w - 8, y, f"{name}  n={row.count}{suffix}", anchor="end",
                           fill="#8a93a3" if row.small else "#1d2330"))
     maes = [r.candidate.get("mae") for r in rows]
-    finite = [v for v in maes + [overall.candidate.get("mae"), noise_floor]
+    finite = [v for v in maes + [overall.candidate.get("mae"), noise_floor, text_only]
               if v is not None and not math.isnan(v)]
     vmax = max(finite + [0.1]) * 1.15
     refs = [(overall.candidate.get("mae"), "#34495e", "overall"),
+            (text_only, "#8e44ad", "text alone"),
             (noise_floor, "#c0392b", "noise floor")]
     _bar_panel(body, label_w, top, panel_w, rows, [maes], vmax, ["#5d8aa8"], refs, "MAE",
                lambda v: f"{v:.3f}", lambda v: f"{v:.2f}")

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, TYPE_CHECKING, Tuple
 
 import numpy as np
 
@@ -93,6 +93,8 @@ class Report:
     noise_floor: Optional[float]
     noise_floor_path: Optional[str]
     predictions: Optional[Predictions] = None
+    # Reference MAEs from the built-in data's known function (test split only).
+    references: Dict[str, float] = dataclasses.field(default_factory=dict)
     notes: List[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -217,8 +219,12 @@ def highest_mae_first(rows: Iterable[SliceRow]) -> List[SliceRow]:
 # Noise floor and predictions
 
 
-def noise_floor(data_root: Optional[str], split: str):
-    """(the split's MAE noise floor, the file it came from), or (None, None)."""
+# What the console and the page call each reference MAE of noise_floor.json.
+REFERENCE_NAMES = {"text_part": "text part alone", "pooled_oracle": "pooled oracle"}
+
+
+def _noise_floor_file(data_root: Optional[str]):
+    """(noise_floor.json's content, its path), or (None, None)."""
     if not data_root:
         return None, None
     from msa_data import synth
@@ -228,11 +234,39 @@ def noise_floor(data_root: Optional[str], split: str):
         import tensorflow as tf
 
         with tf.io.gfile.GFile(path) as f:
-            floor = json.load(f)
+            return json.load(f), path
     except Exception:  # not the built-in data, or moved since the run
         return None, None
-    value = floor.get(f"{split}_mae_noise_floor")
+
+
+def noise_floor(data_root: Optional[str], split: str):
+    """(the split's MAE noise floor, the file it came from), or (None, None)."""
+    floor, path = _noise_floor_file(data_root)
+    value = (floor or {}).get(f"{split}_mae_noise_floor")
     return (float(value), path) if value is not None else (None, None)
+
+
+def reference_maes(data_root: Optional[str], split: str) -> Dict[str, float]:
+    """Test MAEs of the known function's reference predictors (built-in data only).
+
+    They are fitted on train and scored on test (msa_data.synth_reference),
+    so they only apply when the evaluated split is ``test``.
+    """
+    floor, _ = _noise_floor_file(data_root)
+    if split != "test" or not floor:
+        return {}
+    known = floor.get("reference_test_mae") or {}
+    return {k: float(known[k]) for k in REFERENCE_NAMES if k in known}
+
+
+def signal_captured(model_mae: float, constant_mae: Optional[float],
+                    floor: Optional[float]) -> Optional[float]:
+    """Share of the learnable MAE gap (constant predictor -> noise floor) closed."""
+    if constant_mae is None or floor is None or not constant_mae > floor:
+        return None
+    if model_mae is None or math.isnan(model_mae):
+        return None
+    return (constant_mae - model_mae) / (constant_mae - floor)
 
 
 def predict(run_eval: RunEvaluation, split: str, batch_size: int = 256) -> Predictions:

@@ -12,7 +12,8 @@ from typing import Sequence
 
 from pipeline.report_charts import confusion_svg, esc, scatter_svg, slice_bars_svg, svg_img
 from pipeline.report_data import NO_BASELINE, Report, SliceRow, group_by_family, highest_mae_first
-from pipeline.report_tables import COLUMNS, KINDS, check_value, compared_rows, fmt
+from pipeline.report_tables import (COLUMNS, KINDS, check_value, compared_rows, fmt,
+                                    reference_lines)
 from trainer import msa_metrics
 
 # Per family, at most this many bars (the highest MAE first) in a chart.
@@ -122,16 +123,10 @@ def render(report: Report) -> str:
         parts.append(f'<p class="note">{esc(note)}</p>')
 
     # Overall
-    ref = []
-    if "constant_mae" in overall.candidate:
-        ref.append("constant predictor (train label mean) MAE "
-                   f"<b>{fmt(overall.candidate['constant_mae'])}</b>")
-    if report.noise_floor is not None:
-        ref.append(f"noise floor MAE <b>{report.noise_floor:.4f}</b> (irreducible: the built-in "
-                   "data's label noise)")
+    ref = [esc(line) for line in reference_lines(report)]
     parts.append("<h2>Overall</h2>" + _slice_table([overall]))
     if ref:
-        parts.append(f'<p class="meta">{" &middot; ".join(ref)}</p>')
+        parts.append(f'<p class="meta">{"<br>".join(ref)}</p>')
 
     # Blessing
     parts.append("<h2>Blessing</h2>")
@@ -174,11 +169,13 @@ def render(report: Report) -> str:
             shown = highest_mae_first(rows)[:MAX_BARS]
             caption = (f" Showing the {MAX_BARS} slices with the highest MAE of {len(rows)}; "
                        "the table lists all.")
-        bars = slice_bars_svg(shown, overall, report.noise_floor, family)
+        text_only = report.references.get("text_part")
+        bars = slice_bars_svg(shown, overall, report.noise_floor, family, text_only)
+        lines = ["overall MAE"] + (["text part alone"] if text_only is not None else []) + (
+            ["noise floor"] if report.noise_floor is not None else [])
         parts.append('<figure>' + svg_img(bars, f"per-slice MAE and Acc-2 by {family}",
                                           "chart bars") +
-                     f"<figcaption>Dashed lines: overall MAE"
-                     f"{' and noise floor' if report.noise_floor is not None else ''}; Acc-2 "
+                     f"<figcaption>Dashed lines: {', '.join(lines)}; Acc-2 "
                      f"chance level 50%.{caption}</figcaption></figure>")
         parts.append(_slice_table(rows))
 

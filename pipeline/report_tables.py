@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-from pipeline.report_data import (NO_BASELINE, OVERALL, Check, Report, SliceRow, group_by_family,
-                                  highest_mae_first)
+from pipeline.report_data import (NO_BASELINE, OVERALL, REFERENCE_NAMES, Check, Report,
+                                  SliceRow, group_by_family, highest_mae_first, signal_captured)
 
 # Table columns: (metric key, header, kind); "frac" values print as percent.
 COLUMNS = (
@@ -131,6 +131,33 @@ def baseline_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def reference_lines(report: Report) -> List[str]:
+    """The model's MAE beside the reference MAEs, and the share of signal captured."""
+    overall = report.overall
+    refs = []
+    constant = overall.candidate.get("constant_mae")
+    if constant is not None:
+        refs.append(f"constant predictor {fmt(constant)}")
+    for key, value in report.references.items():
+        refs.append(f"{REFERENCE_NAMES[key]} {value:.4f}")
+    if report.noise_floor is not None:
+        refs.append(f"noise floor {report.noise_floor:.4f}")
+    if not refs:
+        return []
+    lines = [f"MAE {fmt(overall.candidate.get('mae'))} | reference MAE: " + ", ".join(refs)]
+    captured = signal_captured(overall.candidate.get("mae"), constant, report.noise_floor)
+    if captured is not None:
+        line = (f"the model closes {100 * captured:.1f}% of the gap from the constant "
+                "predictor to the noise floor")
+        text_only = report.references.get("text_part")
+        if text_only is not None:
+            beyond = text_only - overall.candidate.get("mae", math.nan)
+            line += (f"; {abs(beyond):.4f} {'below' if beyond >= 0 else 'above'} what the text "
+                     "alone can reach")
+        lines.append(line)
+    return lines
+
+
 def summary(report: Report, all_slices: bool = False) -> str:
     """The console summary: header, slice table, verdict, baseline, pushed model."""
     run = report.run
@@ -138,13 +165,7 @@ def summary(report: Report, all_slices: bool = False) -> str:
     head = [f"  run {run.run_id}: Evaluator on split {report.split!r} "
             f"({overall.count} examples){' (cached)' if run.cached else ''}",
             f"  model {run.model_uri}"]
-    extra = []
-    if "constant_mae" in overall.candidate:
-        extra.append(f"constant predictor MAE {fmt(overall.candidate['constant_mae'])}")
-    if report.noise_floor is not None:
-        extra.append(f"noise floor MAE {report.noise_floor:.4f}")
-    if extra:
-        head.append("  " + ", ".join(extra))
+    head.extend(f"  {line}" for line in reference_lines(report))
     parts = ["\n".join(head), slice_table(report, all_slices), verdict_text(report),
              baseline_text(report),
              f"  pushed model: {run.pushed_destination or 'none'}"]

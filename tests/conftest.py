@@ -25,6 +25,18 @@ def tiny_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def blessing_data(tmp_path_factory):
+    """Enough segments for a model to learn from (see runner_util.BLESSING_SEGMENTS)."""
+    from msa_data import synth
+    from tests.runner_util import BLESSING_SEGMENTS
+
+    root = str(tmp_path_factory.mktemp("blessing_data"))
+    synth.generate(root, size="mosi", seed=0, limit_per_split=BLESSING_SEGMENTS,
+                   overwrite=True)
+    return root
+
+
+@pytest.fixture(scope="session")
 def pipeline_runs(tiny_data, tmp_path_factory):
     """Two runs of the whole pipeline on the same unchanged inputs.
 
@@ -41,22 +53,22 @@ def pipeline_runs(tiny_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def blessing_runs(tiny_data, tmp_path_factory):
+def blessing_runs(blessing_data, tmp_path_factory):
     """Three pipeline runs sharing one output dir (so the second and third have a baseline).
 
     Returns a list of ``(outcome, run_id, serving)`` where ``serving`` maps each
     version folder under serving_model/ to a digest of its files, right after
     that run.
     """
-    from tests.runner_util import (BETTER_STEPS, GOOD_STEPS, WORSE_STEPS, latest_run_id,
-                                   serving_snapshot)
+    from tests.runner_util import (BETTER_STEPS, BLESSING_MODEL_FLAGS, GOOD_STEPS, WORSE_STEPS,
+                                   latest_run_id, serving_snapshot)
 
     out = str(tmp_path_factory.mktemp("blessing_out"))
-    flags = list(TINY_MODEL_FLAGS)
+    flags = list(BLESSING_MODEL_FLAGS)
     at = flags.index("--train-steps") + 1
     runs = []
     for steps in (GOOD_STEPS, WORSE_STEPS, BETTER_STEPS):
         flags[at] = str(steps)
-        outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", out, *flags])
+        outcome = run_local_runner(["--data-root", blessing_data, "--output-dir", out, *flags])
         runs.append((outcome, latest_run_id(out), serving_snapshot(out)))
     return runs

@@ -87,8 +87,64 @@ def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
     (["--beam-workers", "0"], "--beam-workers"),
     (["--train-steps", "0"], "--train-steps"),
     (["--mixed-precision", "float64"], "--mixed-precision"),
+    (["--architecture", "lstm"], "--architecture"),
+    (["--weight-decay", "-0.1"], "--weight-decay"),
 ])
 def test_bad_flags(tmp_path, tiny_data, flags, fragment):
     outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(tmp_path), *flags])
     assert outcome.returncode == 2
     assert fragment in outcome.console
+    lines = [line for line in outcome.console.strip().splitlines() if "error" in line]
+    assert len(lines) == 1, outcome.console  # one line, no traceback
+    assert "Traceback" not in outcome.console
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--architecture", "lstm"], "--architecture"),
+    (["--preset", "bert"], "--preset"),
+    (["--optimizer", "sgd"], "--optimizer"),
+    (["--lr-schedule", "step"], "--lr-schedule"),
+    (["--word-fusion", "yes"], "--word-fusion"),
+    (["--shared-positions", "1"], "--shared-positions"),
+    (["--loss", "hinge"], "--loss"),
+    (["--warmup-fraction", "1.5"], "--warmup-fraction"),
+    (["--clip-norm", "-1"], "--clip-norm"),
+    (["--min-delta", "nan"], "--min-delta"),
+    (["--patience", "0"], "--patience"),
+    (["--dropout", "1"], "--dropout"),
+    (["--learning-rate", "0"], "--learning-rate"),
+    (["--word-fusion-channels", "0"], "--word-fusion-channels"),
+    (["--optimizer", "adam", "--weight-decay", "0.1"], "--weight-decay"),
+    (["--preset", "seed", "--model-dim", "30"], "--model-dim"),
+    (["--train-steps", "-5"], "--train-steps"),
+])
+def test_every_training_flag_is_validated(flags, fragment, capsys):
+    """In-process: argparse choices exit 2 with one line; values raise naming the flag."""
+    import local_runner
+    from pipeline import cli
+
+    parser = local_runner.build_parser()
+    try:
+        args = parser.parse_args(flags)
+    except SystemExit as err:
+        assert err.code == 2
+        message = capsys.readouterr().err.strip()
+        assert fragment in message and len(message.splitlines()) == 1, message
+        return
+    with pytest.raises(ValueError) as err:
+        cli.trainer_config_from(args)
+    assert str(err.value).startswith(fragment), str(err.value)
+
+
+def test_training_flags_override_the_preset():
+    import local_runner
+    from pipeline import cli
+
+    args = local_runner.build_parser().parse_args(["--preset", "seed", "--dropout", "0.3"])
+    config = cli.trainer_config_from(args)
+    assert config.preset == "seed" and config.model_dim == 128 and config.dropout_rate == 0.3
+    assert cli.train_steps_from(args) == 4100
+    default = cli.trainer_config_from(local_runner.build_parser().parse_args([]))
+    from trainer.config import TrainerConfig
+
+    assert default == TrainerConfig()

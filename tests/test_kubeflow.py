@@ -201,7 +201,7 @@ def _closed_port():
     (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
       "--beam-runner", "SnailRunner"], "--beam-runner", 2),
     (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
-      "--model-dim", "30", "--num-heads", "4"], "model_dim", 2),
+      "--model-dim", "30", "--num-heads", "4"], "--model-dim", 2),
 ])
 def test_bad_flags_write_nothing(tmp_path, args, fragment, code):
     output = tmp_path / "p.json"

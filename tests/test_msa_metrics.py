@@ -168,7 +168,7 @@ def test_compiled_model_logs_the_metrics_for_validation():
     x = rng.normal(size=(64, 3)).astype(np.float32)
     y = (x @ np.array([1.0, -1.0, 0.5])).astype(np.float32)
     model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
-    compile_model(model, TrainerConfig(), "float32")
+    compile_model(model, TrainerConfig(), "float32", total_steps=4)
     history = model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
     for name in ("mae", "corr", "acc2_has0", "acc2_non0", "f1_has0", "f1_non0", "acc7"):
         assert f"val_{name}" in history.history, sorted(history.history)

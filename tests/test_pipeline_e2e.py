@@ -50,22 +50,40 @@ def test_first_run_executes_every_component(pipeline_runs):
                    for line in first.console.splitlines()), node
 
 
+def _blessed(console: str) -> bool:
+    verdict = re.search(r"verdict: (BLESSED|NOT BLESSED)", console)
+    assert verdict, console
+    return verdict.group(1) == "BLESSED"
+
+
 def test_console_is_readable(pipeline_runs):
+    # The default architecture on 60 segments per split may or may not beat
+    # the constant predictor (tests/runner_util.py says why); the blessing
+    # path itself is tested in tests/test_blessing.py. Here: the console
+    # states the verdict and what was pushed, consistently.
     first, _ = pipeline_runs
     assert "Warning" not in first.console and "Traceback" not in first.console
-    assert "verdict: BLESSED" in first.console
     # the Evaluator's slice table (pipeline/report_tables.py), overall row first
     assert re.search(r"^\s+overall\s+\d+\s+\d+\.\d{4}\s", first.console, re.M), first.console
-    assert "pushed model: " + configs.serving_dir(first.output_dir) in first.console
+    if _blessed(first.console):
+        assert "pushed model: " + configs.serving_dir(first.output_dir) in first.console
+    else:
+        assert "pushed model: none" in first.console
+    # The model's MAE beside the built-in data's noise floor and text-only ceiling.
+    assert re.search(r"MAE \d\.\d{4} \| reference MAE: constant predictor \d\.\d{4}, text part "
+                     r"alone \d\.\d{4}, pooled oracle \d\.\d{4}, noise floor \d\.\d{4}",
+                     first.console), first.console
     assert os.path.getsize(os.path.join(first.output_dir, "run.log")) > 0
 
 
-def test_model_was_pushed_and_scores_raw_examples(pipeline_runs, tiny_data):
+def test_trained_model_scores_raw_examples_and_push_follows_the_verdict(pipeline_runs,
+                                                                         tiny_data):
     first, _ = pipeline_runs
-    versions = first.pushed
-    assert len(versions) == 1
-    model = tf.saved_model.load(os.path.dirname(versions[0]))
-    serve = model.signatures["serving_default"]
+    assert len(first.pushed) == (1 if _blessed(first.console) else 0)
+    trained = glob.glob(os.path.join(configs.pipeline_root(first.output_dir), "Trainer",
+                                     "model", "*", "Format-Serving"))
+    assert len(trained) == 1
+    serve = tf.saved_model.load(trained[0]).signatures["serving_default"]
 
     requests = []
     for segment in list(contract.read_split(contract.split_path(tiny_data, "test")))[:8]:

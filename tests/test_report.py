@@ -61,7 +61,12 @@ def test_cli_prints_slices_verdict_and_baseline(cli_run):
         assert re.search(rf"passed\s+{re.escape(check)}\s", stdout), check
     assert "baseline: " in stdout and "candidate" in stdout and "better" in stdout
     assert "too small" in stdout
-    assert "noise floor MAE" in stdout
+    # The model's MAE beside the built-in data's reference MAEs.
+    line = next(l for l in stdout.splitlines() if "reference MAE:" in l)
+    for name in ("constant predictor", "text part alone", "pooled oracle", "noise floor"):
+        assert name in line, line
+    assert re.search(r"closes -?\d+\.\d% of the gap from the constant predictor to the noise "
+                     r"floor; \d\.\d{4} (below|above) what the text alone can reach", stdout)
     assert f"report: {page}" in stdout
     assert "Traceback" not in stdout and "Warning" not in stdout
 
@@ -141,7 +146,8 @@ def test_page_renders_in_chromium(cli_run, tmp_path):
     assert result["broken"] == [], result["broken"]
     assert result["images"] >= 3  # scatter, confusion matrix, per-slice bars
     assert result["tables"] >= 5 and result["rows"] > 20
-    for name in SLICE_NAMES + ("BLESSED", "Acc2 has0%", "noise floor", "prediction vs label"):
+    for name in SLICE_NAMES + ("BLESSED", "Acc2 has0%", "noise floor", "text part alone",
+                               "prediction vs label"):
         assert name.lower() in result["text"].lower(), name
 
     os.makedirs(ARTIFACTS, exist_ok=True)

@@ -142,12 +142,18 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path, full_mosi):
     assert fa == fb
     for split in contract.SPLITS:
         assert fa[f"{split}.tfrecord"] != fc[f"{split}.tfrecord"]
-    # A limited run is exactly the prefix of the full run.
+    # A limited run is exactly the full run's records at evenly spread
+    # positions, so it reaches across the split's videos, not just its first.
     full_dir = full_mosi[0]
     for split in contract.SPLITS:
         tiny = _records(contract.split_path(str(a), split))
+        full = _records(contract.split_path(full_dir, split))
         assert len(tiny) == 20
-        assert tiny == _records(contract.split_path(full_dir, split))[:20]
+        positions = [full.index(r) for r in tiny]
+        assert positions == sorted(positions) and positions[0] == 0
+        assert positions[-1] == len(full) - 1
+        assert len({s.video_id for s in contract.read_split(
+            contract.split_path(str(a), split))}) > 5
 
 
 # ---------------------------------------------------------------- shapes

@@ -117,4 +117,76 @@ def test_trainer_config_rejects_bad_values():
         TrainerConfig.from_dict({"modeldim": 3})
     config = TrainerConfig(max_lens={"text": 20, "audio": 30, "video": 40})
     assert TrainerConfig.from_dict(config.to_dict()) == config
-    assert config.model_kwargs()["seq_len"] == (20, 30, 40)
+    assert config.resolve_alignment(True).model_kwargs()["seq_len"] == (20, 30, 40)
+
+
+def _score_raw_test(serving_dir, tiny_data):
+    """{segment_id: score} of the exported serving_default on the raw test split."""
+    serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
+    ids, requests = [], []
+    for segment in contract.read_split(contract.split_path(tiny_data, "test")):
+        example = contract.to_example(segment)
+        del example.features.feature[contract.LABEL]
+        requests.append(example.SerializeToString())
+        ids.append(segment.segment_id)
+    scores = serve(examples=tf.constant(requests))["sentiment"].numpy()[:, 0]
+    return dict(zip(ids, scores.tolist()))
+
+
+def _default_fn_args(transform_output, tmp_path, name, steps=20, **overrides):
+    graph, examples = transform_output
+    config = TrainerConfig(**overrides)
+    return types.SimpleNamespace(
+        train_files=[os.path.join(examples, "Split-train", "*")],
+        eval_files=[os.path.join(examples, "Split-valid", "*")],
+        transform_output=graph,
+        serving_model_dir=str(tmp_path / name / "serving"),
+        model_run_dir=str(tmp_path / name / "run"),
+        train_steps=steps,
+        custom_config=config.to_dict(),
+    )
+
+
+def test_same_seed_and_data_give_the_same_model(transform_output, tiny_data, tmp_path):
+    runs = []
+    for name in ("first", "second"):
+        fn_args = _default_fn_args(transform_output, tmp_path, name)
+        task.run_fn(fn_args)
+        runs.append(_score_raw_test(fn_args.serving_model_dir, tiny_data))
+    labels = {s.segment_id: s.label
+              for s in contract.read_split(contract.split_path(tiny_data, "test"))}
+    maes = [np.mean([abs(run[k] - labels[k]) for k in labels]) for run in runs]
+    assert abs(maes[0] - maes[1]) < 1e-4
+    assert max(abs(runs[0][k] - runs[1][k]) for k in labels) < 1e-5
+    summary = json.load(open(os.path.join(tmp_path, "first", "run", task.SUMMARY_FILE)))
+    # The built-in data is word-aligned: 'auto' turned the word-level path on.
+    assert summary["word_aligned_data"] is True
+    assert summary["config"]["word_fusion"] == "on"
+
+
+def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
+        transform_output, tiny_data, tmp_path):
+    import tensorflow_transform as tft
+
+    from trainer import preprocessing
+    from trainer.export import export_serving_model
+
+    graph, examples = transform_output
+    tf_transform_output = tft.TFTransformOutput(graph)
+    config = TrainerConfig().resolve_alignment(True)
+    train_ds = data.read_split(os.path.join(examples, "Split-train", "*"), tf_transform_output)
+    valid_ds = data.read_split(os.path.join(examples, "Split-valid", "*"), tf_transform_output)
+    model, _, _, _ = task.train(config, train_ds, valid_ds, data.count(train_ds), 20, "")
+    export_dir = str(tmp_path / "serving")
+    export_serving_model(model, config, tf_transform_output, export_dir)
+
+    spec = tf_transform_output.transformed_feature_spec()
+    keys = preprocessing.model_input_keys() + (contract.SEGMENT_ID,)
+    records = tf.data.TFRecordDataset(
+        tf.io.gfile.glob(os.path.join(examples, "Split-test", "*")), compression_type="GZIP")
+    batch = tf.io.parse_example(next(iter(records.batch(1000))), {k: spec[k] for k in keys})
+    ids = [i.decode() for i in batch.pop(contract.SEGMENT_ID).numpy()]
+    trained = dict(zip(ids, model(batch, training=False).numpy()[:, 0].tolist()))
+    served = _score_raw_test(export_dir, tiny_data)
+    assert sorted(trained) == sorted(served)
+    assert max(abs(trained[k] - served[k]) for k in ids) < 1e-4

@@ -68,6 +68,10 @@ class LinearWarmup(tf.keras.callbacks.Callback):
         self.steps = int(steps)
         self._step = 0
 
+    @property
+    def finished(self) -> bool:
+        return self._step > self.steps
+
     def on_train_batch_begin(self, batch, logs=None):
         if self._step < self.steps:
             self.model.optimizer.learning_rate.assign(
@@ -77,6 +81,23 @@ class LinearWarmup(tf.keras.callbacks.Callback):
         self._step += 1
 
 
+class ReduceLROnPlateauAfterWarmup(tf.keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau that starts counting once the warmup is over.
+
+    Epochs inside the warmup would otherwise count as plateaus, and the
+    warmup would then overwrite the reduced rate.
+    """
+
+    def __init__(self, warmup: "LinearWarmup" = None, **kwargs):
+        super().__init__(**kwargs)
+        self.warmup = warmup
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.warmup is not None and not self.warmup.finished:
+            return
+        super().on_epoch_end(epoch, logs)
+
+
 def callbacks(config: TrainerConfig, total_steps: int) -> List[tf.keras.callbacks.Callback]:
     """Early stopping, and the schedule's callbacks when it needs any."""
     result: List[tf.keras.callbacks.Callback] = [
@@ -84,13 +105,13 @@ def callbacks(config: TrainerConfig, total_steps: int) -> List[tf.keras.callback
             monitor="val_loss", patience=config.early_stopping_patience,
             min_delta=config.early_stopping_min_delta, restore_best_weights=True),
     ]
-    if config.lr_schedule != "cosine":
-        warmup = warmup_steps(config, total_steps)
-        if warmup:
-            result.append(LinearWarmup(config.learning_rate, warmup))
+    warmup = None
+    if config.lr_schedule != "cosine" and warmup_steps(config, total_steps):
+        warmup = LinearWarmup(config.learning_rate, warmup_steps(config, total_steps))
+        result.append(warmup)
     if config.lr_schedule == "plateau":
-        result.append(tf.keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.plateau_factor,
+        result.append(ReduceLROnPlateauAfterWarmup(
+            warmup, monitor="val_loss", factor=config.plateau_factor,
             patience=config.plateau_patience, min_lr=config.min_learning_rate))
     return result
 

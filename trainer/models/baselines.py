@@ -44,8 +44,8 @@ class PooledFusionModel(tf.keras.Model):
 
     Each modality is reduced to the mean and the sum of its valid frames (the
     sum keeps what a mean loses: how much of something a segment holds); the
-    concatenation goes through ``Dropout -> Dense(hidden_dim, gelu) ->
-    Dropout -> Dense(1)``. Nothing here can see which frames co-occur, so it
+    concatenation goes through ``Dense(hidden_dim, gelu) -> Dropout ->
+    Dense(1)``. Nothing here can see which frames co-occur, so it
     is the reference for what fusing *after* pooling can reach.
 
     Inputs as :class:`MSASeqLevelModel`; output ``(batch, 1)`` float32.
@@ -57,7 +57,6 @@ class PooledFusionModel(tf.keras.Model):
         self.hidden_dim = int(hidden_dim)
         self.dropout_rate = float(dropout_rate)
         sub = {"dtype": self.dtype_policy}
-        self.input_dropout = tf.keras.layers.Dropout(self.dropout_rate, **sub)
         self.hidden = tf.keras.layers.Dense(self.hidden_dim, activation="gelu",
                                             name="hidden", **sub)
         self.hidden_dropout = tf.keras.layers.Dropout(self.dropout_rate, **sub)
@@ -67,8 +66,8 @@ class PooledFusionModel(tf.keras.Model):
         sequences, masks = split_inputs(inputs, "PooledFusionModel")
         pooled = tf.concat([masked_mean_and_sum(s, m) for s, m in zip(sequences, masks)],
                            axis=-1)
-        h = self.input_dropout(tf.cast(pooled, self.compute_dtype), training=training)
-        h = self.hidden_dropout(self.hidden(h), training=training)
+        h = self.hidden(tf.cast(pooled, self.compute_dtype))
+        h = self.hidden_dropout(h, training=training)
         return self.regressor(h)
 
     def get_config(self):
@@ -117,7 +116,8 @@ class TextOnlyModel(tf.keras.Model):
         self.regressor = tf.keras.layers.Dense(1, dtype="float32", name="regressor")
         self.word_score = None
         if self.word_scores:
-            self.word_score = tf.keras.layers.Dense(1, dtype="float32", name="word_score")
+            self.word_score = tf.keras.layers.Dense(
+                1, kernel_initializer="zeros", dtype="float32", name="word_score")
 
     def call(self, inputs, training=False):
         sequences, masks = split_inputs(inputs, "TextOnlyModel")

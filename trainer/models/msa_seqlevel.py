@@ -48,7 +48,7 @@ class MSASeqLevelModel(tf.keras.Model):
     * ``word_fusion``: a :class:`WordLevelFusion` path (each word's score
       gated by the audio/video frames of its own step, summed over words)
       whose ``word_fusion_channels`` scores are added to the prediction
-      through their own float32 ``Dense(1)``.
+      through their own float32 ``Dense(1)``, which starts at zero.
 
     ``causal=True`` makes every encoder's self-attention causal (the seed's
     look-ahead mask option).
@@ -118,8 +118,11 @@ class MSASeqLevelModel(tf.keras.Model):
         if self.word_fusion:
             self.word_level = WordLevelFusion(
                 self.word_fusion_channels, name="word_level", **sub)
+            # Zero-initialised: the path adds nothing until it has learned
+            # something (a random sum over words would swamp the early
+            # predictions with noise several times the label range).
             self.word_regressor = tf.keras.layers.Dense(
-                1, dtype="float32", name="word_regressor")
+                1, kernel_initializer="zeros", dtype="float32", name="word_regressor")
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, (tuple, list)) or len(inputs) not in (3, 6):

@@ -1,0 +1,170 @@
+"""The training recipe and settings: optimizer, schedule, presets, alignment options."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from trainer import data, optimization  # noqa: E402
+from trainer.config import PRESETS, SEED_EPOCHS, TrainerConfig  # noqa: E402
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    config = TrainerConfig(learning_rate=2e-3, warmup_fraction=0.1, lr_schedule="cosine")
+    schedule = optimization.learning_rate(config, total_steps=1000)
+    values = [float(schedule(step)) for step in (0, 50, 100, 550, 1000)]
+    assert values[0] == pytest.approx(0.0)
+    assert values[1] == pytest.approx(1e-3, rel=1e-3)  # halfway through the warmup
+    assert values[2] == pytest.approx(2e-3, rel=1e-3)  # peak
+    assert values[3] == pytest.approx(1e-3, rel=1e-2)  # half of the cosine
+    assert values[4] == pytest.approx(0.0, abs=1e-9)
+    no_warmup = optimization.learning_rate(
+        TrainerConfig(learning_rate=2e-3, warmup_fraction=0.0), 1000)
+    assert float(no_warmup(0)) == pytest.approx(2e-3)
+
+
+def test_adamw_decays_kernels_but_not_biases_or_layer_norms():
+    config = TrainerConfig(weight_decay=0.5, learning_rate=0.1, lr_schedule="constant",
+                           warmup_fraction=0.0, clip_norm=0.0)
+    optimizer = optimization.build_optimizer(config, total_steps=10)
+    dense = tf.keras.layers.Dense(2, bias_initializer="ones")
+    norm = tf.keras.layers.LayerNormalization()
+    norm(dense(tf.ones((1, 3))))
+    variables = dense.trainable_variables + norm.trainable_variables
+    before = [v.numpy().copy() for v in variables]
+    # Zero gradients: any change is the weight decay alone.
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in variables])
+    after = {v.name: (b, v.numpy()) for v, b in zip(variables, before)}
+    for name, (b, a) in after.items():
+        if "kernel" in name:
+            np.testing.assert_allclose(a, b * (1 - 0.1 * 0.5), rtol=1e-5)
+        else:  # bias, gamma, beta
+            np.testing.assert_array_equal(a, b)
+
+
+def test_gradient_clipping_and_adam_option():
+    clipped = optimization.build_optimizer(TrainerConfig(clip_norm=0.5), 100)
+    assert clipped.global_clipnorm == 0.5
+    adam = optimization.build_optimizer(
+        TrainerConfig(optimizer="adam", weight_decay=0.0, clip_norm=0.0), 100)
+    assert isinstance(adam, tf.keras.optimizers.Adam) and adam.global_clipnorm is None
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainerConfig(optimizer="adam", weight_decay=0.1)
+
+
+def test_plateau_schedule_warms_up_then_halves_on_plateaus():
+    config = TrainerConfig(lr_schedule="plateau", learning_rate=1e-2, warmup_fraction=0.4,
+                           plateau_factor=0.5, plateau_patience=1, min_learning_rate=1e-3,
+                           early_stopping_patience=50, clip_norm=0.0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimization.build_optimizer(config, total_steps=10), loss="mae")
+    seen = []
+    record = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append(float(model.optimizer.learning_rate)))
+    # Validation MAE of a constant output b on labels +-1 is 1 for |b| <= 1:
+    # it never improves, so every epoch after the warmup is a plateau.
+    x = np.zeros((4, 2), "float32")
+    model.fit(x, np.ones(4), batch_size=4, epochs=10,
+              validation_data=(x, np.array([1.0, -1.0, 1.0, -1.0])),
+              callbacks=optimization.callbacks(config, total_steps=10) + [record], verbose=0)
+    # One step per epoch: linear warmup over 4 steps, the peak, then halved
+    # after every epoch without improvement (patience 1), down to the floor.
+    assert seen == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2, 5e-3, 2.5e-3,
+                                  1.25e-3, 1e-3])
+
+
+@pytest.mark.parametrize("min_delta, stops_after", [(0.01, 4), (0.001, None)])
+def test_early_stopping_ignores_improvements_below_min_delta(min_delta, stops_after):
+    stop = optimization.callbacks(TrainerConfig(early_stopping_min_delta=min_delta,
+                                                early_stopping_patience=3), 100)[0]
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
+    stop.set_model(model)
+    stop.on_train_begin()
+    stopped = None
+    for epoch in range(8):  # the validation loss creeps down by 0.002 an epoch
+        stop.on_epoch_end(epoch, {"val_loss": 1.0 - 0.002 * epoch})
+        if model.stop_training and stopped is None:
+            stopped = epoch + 1
+    assert stopped == stops_after
+    assert stop.restore_best_weights
+
+
+def test_deterministic_ops_is_scoped():
+    from tensorflow.python.framework import config as tf_config
+
+    assert not tf_config.is_op_determinism_enabled()
+    with optimization.deterministic_ops():
+        assert tf_config.is_op_determinism_enabled()
+    assert not tf_config.is_op_determinism_enabled()
+
+
+def test_seed_preset_is_the_seed_training_script():
+    seed = TrainerConfig.from_preset("seed")
+    assert (seed.model_dim, seed.ff_dim, seed.num_heads) == (128, 256, 4)
+    assert (seed.n_layers_mod, seed.n_layers_fuse, seed.dropout_rate) == (2, 1, 0.1)
+    assert seed.max_lens == {"text": 20, "audio": 20, "video": 20}
+    assert (seed.batch_size, seed.optimizer, seed.learning_rate, seed.loss) == (32, "adam", 1e-4,
+                                                                                  "mae")
+    assert (seed.early_stopping_patience, seed.lr_schedule, seed.plateau_factor,
+            seed.plateau_patience, seed.min_learning_rate) == (15, "plateau", 0.5, 7, 1e-6)
+    assert (seed.word_fusion, seed.shared_positions, seed.clip_norm) == ("off", "off", 0.0)
+    assert SEED_EPOCHS == 100
+    assert TrainerConfig.from_preset("seed", dropout_rate=0.2).dropout_rate == 0.2
+    assert TrainerConfig.from_preset("default") == TrainerConfig()
+    assert set(PRESETS) == {"default", "seed"}
+    with pytest.raises(ValueError, match="preset"):
+        TrainerConfig.from_preset("bert")
+
+
+def test_alignment_options_resolve_from_the_data():
+    config = TrainerConfig(word_fusion="auto", shared_positions="auto")
+    on = config.resolve_alignment(True)
+    assert (on.word_fusion, on.shared_positions) == ("on", "on")
+    off = config.resolve_alignment(False)
+    assert (off.word_fusion, off.shared_positions) == ("off", "off")
+    # Different --max-len per modality can never be word-aligned.
+    unequal = TrainerConfig(max_lens={"text": 50, "audio": 80, "video": 50})
+    assert unequal.resolve_alignment(True).word_fusion == "off"
+    with pytest.raises(ValueError, match="word-fusion on: needs word-aligned data"):
+        TrainerConfig(word_fusion="on").resolve_alignment(False)
+    with pytest.raises(ValueError, match="auto"):
+        TrainerConfig().model_kwargs()  # unresolved
+
+
+def _dataset(masks_per_modality):
+    features = {}
+    for m, mask in zip(("text", "audio", "video"), masks_per_modality):
+        features[f"{m}_mask"] = np.asarray(mask, np.int64)
+    n = len(masks_per_modality[0])
+    return tf.data.Dataset.from_tensor_slices((features, np.zeros(n, np.float32)))
+
+
+def test_is_word_aligned():
+    same = [[1, 1, 0], [1, 0, 0]]
+    assert data.is_word_aligned(_dataset([same, same, same]))
+    assert not data.is_word_aligned(_dataset([same, [[1, 1, 0], [1, 1, 0]], same]))
+    longer = [[1, 1, 0, 0], [1, 0, 0, 0]]
+    assert not data.is_word_aligned(_dataset([same, longer, same]))
+
+
+@pytest.mark.parametrize("name, value, fragment", [
+    ("architecture", "lstm", "architecture"),
+    ("optimizer", "sgd", "optimizer"),
+    ("lr_schedule", "step", "lr_schedule"),
+    ("word_fusion", "yes", "word_fusion"),
+    ("shared_positions", True, "shared_positions"),
+    ("warmup_fraction", 1.0, "warmup_fraction"),
+    ("weight_decay", -0.1, "weight_decay"),
+    ("clip_norm", float("nan"), "clip_norm"),
+    ("early_stopping_min_delta", -1.0, "early_stopping_min_delta"),
+    ("word_fusion_channels", 0, "word_fusion_channels"),
+    ("plateau_factor", 1.5, "plateau_factor"),
+])
+def test_bad_settings_name_the_setting(name, value, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        TrainerConfig(**{name: value})
