@@ -7,6 +7,11 @@
 Under ``--output-dir``: ``pipeline_root/`` (artifacts), ``metadata.sqlite``
 (ML Metadata), ``serving_model/`` (pushed, blessed models) and ``run.log``
 (everything the libraries print).
+
+One run at a time per output folder (``.lock``, see pipeline/run_lock.py):
+a second run exits with code 3 naming the holder. Ctrl-C or SIGTERM stops
+the run with one line (exit 130); the next run resumes from the components
+that finished.
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 from msa_data import contract  # noqa: E402
-from pipeline import blessing, cli, configs  # noqa: E402
+from pipeline import blessing, cli, configs, run_lock  # noqa: E402
+
+EXIT_BUSY = 3
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +63,7 @@ def resolve_data_root(args, console) -> str:
         if missing:
             raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
                              "expected <split>.tfrecord* for train, valid and test")
+        check_files(root, console)
         return root
     root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
         configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
@@ -63,6 +73,18 @@ def resolve_data_root(args, console) -> str:
         console.write(f"generating built-in {args.synth_size} data in {root}\n")
         synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
     return root
+
+
+def check_files(root: str, console) -> None:
+    """Reads every split file once, so a bad one stops the run before any component."""
+    from msa_data import preflight
+
+    try:
+        found = preflight.check_data_root(root)
+    except preflight.DataFileError as err:
+        raise SystemExit(f"error: --data-root: {err}") from None
+    console.write("data files checked: " + ", ".join(
+        f"{split} {examples} examples" for split, (_, examples) in found.items()) + "\n")
 
 
 def resolve_source(args, console):
@@ -78,15 +100,85 @@ def resolve_source(args, console):
     return source, options, dims
 
 
+class InterruptSignal:
+    """Turns SIGINT and SIGTERM into KeyboardInterrupt, and remembers which came.
+
+    The exception can surface as another one (library code that cleans up
+    on its way out may raise its own), so the run asks :attr:`received`
+    rather than trusting the exception type.
+    """
+
+    def __init__(self):
+        self.received = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        raise KeyboardInterrupt(self.received)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     output_dir = os.path.abspath(args.output_dir)
+    try:
+        with run_lock.hold(output_dir) as stale:
+            return run(args, output_dir, stale)
+    except KeyboardInterrupt as err:  # before the pipeline started: nothing to resume
+        print(f"interrupted ({err or 'SIGINT'}) before the pipeline started; nothing was run",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except run_lock.OutputFolderBusy as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BUSY
+    except run_lock.OutputFolderUnwritable as err:
+        print(f"error: {err.strerror}", file=sys.stderr)
+        return 2
+
+
+def recover(output_dir: str, stale, console) -> None:
+    """Says what an earlier, unfinished run left behind, and closes it in MLMD."""
+    from pipeline import recovery
+
+    if stale:
+        console.write(f"an earlier run (pid {stale.get('pid')}, started "
+                      f"{stale.get('started')}) stopped before it finished; resuming from "
+                      "the components it completed\n")
+    closed = recovery.close_interrupted_executions(
+        configs.metadata_path(output_dir), "its run stopped before the component finished")
+    if closed:
+        console.write(f"marked {len(closed)} unfinished execution(s) of an earlier run as "
+                      f"canceled in ML Metadata: {', '.join(closed)}\n")
+
+
+def interrupted(signame: str, component, output_dir: str, served_before, console) -> int:
+    """One line for a stopped run; its unfinished executions are closed in MLMD."""
+    from components import msa_pusher
+    from pipeline import recovery
+
+    recovery.close_interrupted_executions(configs.metadata_path(output_dir),
+                                          f"interrupted ({signame})")
+    new = sorted(set(msa_pusher.versions(configs.serving_dir(output_dir))) - set(served_before))
+    pushed = f"version {new[-1]} had been pushed, complete" if new else "nothing was pushed"
+    console.write(f"interrupted ({signame}) while {component or 'the pipeline'} was running; "
+                  f"{pushed}; rerun the same command to resume from the finished "
+                  "components\n")
+    return EXIT_INTERRUPTED
+
+
+def run(args, output_dir: str, stale) -> int:
+    """The run itself, with the output folder held."""
     log_path = os.path.join(output_dir, "run.log")
     from pipeline import console as console_lib
 
     start = time.perf_counter()
+    interrupt = InterruptSignal()
+    interrupt.install()
     # Everything heavy is imported inside: their import-time warnings go to the log.
     with console_lib.quiet_libraries(log_path) as (console, progress):
+        recover(output_dir, stale, console)
         try:
             config = cli.trainer_config_from(args)
             evaluation_settings = blessing.settings_from(args)
@@ -106,18 +198,21 @@ def main(argv=None) -> int:
             return 2
         from tfx import v1 as tfx
 
+        from components import msa_pusher
         from pipeline import results
         from pipeline.pipeline import create_pipeline
 
         console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
                       f"outputs {output_dir} (library log: {log_path})\n")
+        serving_dir = configs.serving_dir(output_dir)
+        served_before = msa_pusher.versions(serving_dir)
         try:
             pipeline = create_pipeline(
                 pipeline_name=configs.PIPELINE_NAME,
                 pipeline_root=configs.pipeline_root(output_dir),
                 data_root=data_root,
                 schema_path=configs.SCHEMA_PATH,
-                serving_dir=configs.serving_dir(output_dir),
+                serving_dir=serving_dir,
                 trainer_config=config,
                 train_steps=cli.train_steps_from(args),
                 mae_change_tolerance=args.mae_tolerance,
@@ -131,11 +226,14 @@ def main(argv=None) -> int:
                 source_options=source_options,
             )
             tfx.orchestration.LocalDagRunner().run(pipeline)
-        except Exception as err:  # one readable line; the traceback is in the log
+        except (KeyboardInterrupt, Exception) as err:
             import logging
             import traceback
 
-            logging.error("pipeline failed:\n%s", traceback.format_exc())
+            logging.error("pipeline stopped:\n%s", traceback.format_exc())
+            if interrupt.received or isinstance(err, KeyboardInterrupt):
+                return interrupted(interrupt.received or "SIGINT", progress.current,
+                                   output_dir, served_before, console)
             console.write(f"error: {results.failure_reason(err)}\n"
                           f"(full traceback in {log_path}; nothing was pushed)\n")
             return 1

@@ -32,6 +32,11 @@ class ComponentProgress(logging.Handler):
         self._start = 0.0
         self._cached = False
 
+    @property
+    def current(self) -> Optional[str]:
+        """The component running now, if any."""
+        return self._current
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()

@@ -2,7 +2,7 @@
 
 ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator
 -> DataGate -> Transform -> Trainer -> Resolver (latest blessed model)
--> Evaluator -> Pusher (blessed models only).
+-> Evaluator -> Pusher (blessed, changed models only; atomic).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, transform_pb2
 
 from components.data_gate import DataGate
+from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
@@ -101,11 +102,13 @@ def create_pipeline(
         eval_config=evaluation.build_eval_config(mae_change_tolerance, corr_floor,
                                                  min_slice_size))
 
-    pusher = tfx.components.Pusher(
+    # The stock Pusher with an idempotent, atomic push (components/msa_pusher.py).
+    pusher = MsaPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir))
+    ).with_id("Pusher")
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

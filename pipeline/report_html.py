@@ -13,7 +13,7 @@ from typing import Sequence
 from pipeline.report_charts import confusion_svg, esc, scatter_svg, slice_bars_svg, svg_img
 from pipeline.report_data import NO_BASELINE, Report, SliceRow, group_by_family, highest_mae_first
 from pipeline.report_tables import (COLUMNS, KINDS, check_value, compared_rows, fmt,
-                                    reference_lines)
+                                    pushed_text, reference_lines)
 from trainer import msa_metrics
 
 # Per family, at most this many bars (the highest MAE first) in a chart.
@@ -116,7 +116,7 @@ def render(report: Report) -> str:
              f'{" (cached execution)" if run.cached else ""}'
              f" &middot; split <code>{esc(report.split)}</code> &middot; {overall.count} examples"
              f"<br>model <code>{esc(run.model_uri)}</code>"
-             f"<br>pushed: <code>{esc(run.pushed_destination or 'not pushed')}</code>"
+             f"<br>pushed: <code>{esc(pushed_text(run))}</code>"
              f"<br>data <code>{esc(run.data_root or 'unknown')}</code>"
              f" &middot; evaluation <code>{esc(run.evaluation_uri)}</code></p>"]
     for note in report.notes:

@@ -158,6 +158,16 @@ def reference_lines(report: Report) -> List[str]:
     return lines
 
 
+def pushed_text(run) -> str:
+    """Where the run pushed, or why it did not."""
+    if run.pushed_destination:
+        return run.pushed_destination
+    if run.push_outcome == "unchanged":
+        return (f"none (nothing changed: version {run.served_version} already serves "
+                "this model)")
+    return "none"
+
+
 def summary(report: Report, all_slices: bool = False) -> str:
     """The console summary: header, slice table, verdict, baseline, pushed model."""
     run = report.run
@@ -167,7 +177,6 @@ def summary(report: Report, all_slices: bool = False) -> str:
             f"  model {run.model_uri}"]
     head.extend(f"  {line}" for line in reference_lines(report))
     parts = ["\n".join(head), slice_table(report, all_slices), verdict_text(report),
-             baseline_text(report),
-             f"  pushed model: {run.pushed_destination or 'none'}"]
+             baseline_text(report), f"  pushed model: {pushed_text(run)}"]
     parts.extend(f"  {n}" for n in report.notes)
     return "\n".join(parts) + "\n"

@@ -13,12 +13,13 @@ import dataclasses
 import json
 import math
 import traceback
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.data_gate import DataGateError
+from components.msa_pusher import OUTCOME_KEY, SERVED_VERSION_KEY
 from msa_data.contract import ContractError
 
 
@@ -108,6 +109,10 @@ class RunEvaluation:
     eval_config_json: str  # as configured (before TFX drops change thresholds)
     data_root: Optional[str]  # the ExampleGen's input_base, if it had one
     pushed_destination: Optional[str]  # where this run's Pusher pushed, if it did
+    # What the run's Pusher did: pushed | unchanged | not_blessed (None: no
+    # Pusher output, or one from before MsaPusher), and the version served after it.
+    push_outcome: Optional[str] = None
+    served_version: Optional[str] = None
 
 
 def pipeline_runs(store) -> list:
@@ -160,10 +165,14 @@ def _evaluator_execution(store, run_context):
     return None, None
 
 
-def _pushed_destination(store, run_context, blessing) -> Optional[str]:
-    """Where the run's Pusher pushed the model ``blessing`` is about, if it did."""
+def _push_result(store, run_context, blessing) -> Tuple[Optional[str], Optional[str],
+                                                        Optional[str]]:
+    """``(pushed_destination, push_outcome, served_version)`` of the run's Pusher.
+
+    Only the Pusher execution that read ``blessing`` counts.
+    """
     if blessing is None:
-        return None
+        return None, None, None
     for execution in store.get_executions_by_context(run_context.id):
         inputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.INPUT)
         if blessing.id not in {a.id for a in inputs.get("model_blessing", [])}:
@@ -171,9 +180,14 @@ def _pushed_destination(store, run_context, blessing) -> Optional[str]:
         outputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.OUTPUT)
         for pushed in outputs.get("pushed_model", []):
             props = pushed.custom_properties
+            outcome = props[OUTCOME_KEY].string_value if OUTCOME_KEY in props else None
+            served = (props[SERVED_VERSION_KEY].string_value
+                      if SERVED_VERSION_KEY in props else None)
+            destination = None
             if props["pushed"].int_value == 1 and "pushed_destination" in props:
-                return props["pushed_destination"].string_value
-    return None
+                destination = props["pushed_destination"].string_value
+            return destination, outcome, served
+    return None, None, None
 
 
 def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
@@ -212,6 +226,7 @@ def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
     baseline = (inputs.get("baseline_model") or [None])[0]
     examples = inputs["examples"][0]
     splits = json.loads(_string_property(execution, "example_splits") or "null") or []
+    pushed_destination, push_outcome, served_version = _push_result(store, context, blessing)
     return RunEvaluation(
         run_id=context.name,
         execution_id=execution.id,
@@ -227,7 +242,9 @@ def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
         example_splits=list(splits),
         eval_config_json=_string_property(execution, "eval_config") or "",
         data_root=_producer_input_base(store, examples),
-        pushed_destination=_pushed_destination(store, context, blessing),
+        pushed_destination=pushed_destination,
+        push_outcome=push_outcome,
+        served_version=served_version,
     )
 
 

@@ -54,7 +54,10 @@ def pipeline_runs(tiny_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def blessing_runs(blessing_data, tmp_path_factory):
-    """Three pipeline runs sharing one output dir (so the second and third have a baseline).
+    """Four pipeline runs sharing one output dir (so the later ones have a baseline).
+
+    good, worse, better (steps from runner_util), then ``better`` again on
+    unchanged inputs.
 
     Returns a list of ``(outcome, run_id, serving)`` where ``serving`` maps each
     version folder under serving_model/ to a digest of its files, right after
@@ -67,7 +70,7 @@ def blessing_runs(blessing_data, tmp_path_factory):
     flags = list(BLESSING_MODEL_FLAGS)
     at = flags.index("--train-steps") + 1
     runs = []
-    for steps in (GOOD_STEPS, WORSE_STEPS, BETTER_STEPS):
+    for steps in (GOOD_STEPS, WORSE_STEPS, BETTER_STEPS, BETTER_STEPS):
         flags[at] = str(steps)
         outcome = run_local_runner(["--data-root", blessing_data, "--output-dir", out, *flags])
         runs.append((outcome, latest_run_id(out), serving_snapshot(out)))

@@ -51,13 +51,15 @@ def latest_run_id(output_dir: str) -> str:
     return runs[0].name if runs else ""
 
 
-def file_digest(folder: str) -> str:
-    """sha256 over a folder's relative paths and file contents."""
+def file_digest(folder: str, exclude=()) -> str:
+    """sha256 over a folder's relative paths and file contents (but ``exclude`` names)."""
     import hashlib
 
     h = hashlib.sha256()
     for root, _, files in sorted(os.walk(folder)):
         for name in sorted(files):
+            if name in exclude:
+                continue
             path = os.path.join(root, name)
             h.update(os.path.relpath(path, folder).encode())
             with open(path, "rb") as f:
@@ -66,8 +68,15 @@ def file_digest(folder: str) -> str:
 
 
 def serving_snapshot(output_dir: str) -> dict:
-    """{version folder: digest} of every model pushed under serving_model/."""
+    """{entry: digest} of everything under serving_model/ (hidden entries too).
+
+    The digest leaves out the Pusher's own manifest (``msa_push.json``), so it
+    compares with the Trainer's model folder.
+    """
+    from components.msa_pusher import MANIFEST
+
     root = os.path.join(output_dir, "serving_model")
     if not os.path.isdir(root):
         return {}
-    return {v: file_digest(os.path.join(root, v)) for v in sorted(os.listdir(root))}
+    return {v: file_digest(os.path.join(root, v), exclude=(MANIFEST,))
+            for v in sorted(os.listdir(root))}

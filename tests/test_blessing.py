@@ -9,7 +9,10 @@ times into one output folder on the tiny built-in data:
    worse than the first model's beyond the tolerance: not blessed, nothing
    pushed, the serving folder still holds exactly the first model;
 3. a better one (``BETTER_STEPS``): blessed against the first model (the last
-   blessed one) and pushed beside it.
+   blessed one) and pushed beside it;
+4. the same run again on unchanged inputs: the Evaluator reruns (its
+   baseline is now the better model itself) but nothing is pushed; the
+   console names the version still served.
 
 The margins are checked, so a pass is not a coincidence of rounding.
 """
@@ -25,6 +28,7 @@ import sys
 import numpy as np
 import pytest
 
+from components import msa_pusher
 from pipeline import blessing, configs, report, results
 from tests.runner_util import REPO, file_digest
 from tests.test_msa_metrics import assert_matches, reference
@@ -46,10 +50,14 @@ def _overall(run_eval) -> report.SliceRow:
     return next(r for r in report.read_slices(run_eval.evaluation_uri) if not r.key)
 
 
-def _model_digest(run_eval) -> str:
+def _serving_path(run_eval) -> str:
     from tfx.utils import path_utils
 
-    return file_digest(path_utils.serving_model_path(run_eval.model_uri))
+    return path_utils.serving_model_path(run_eval.model_uri)
+
+
+def _model_digest(run_eval) -> str:
+    return file_digest(_serving_path(run_eval))
 
 
 def test_good_first_model_is_blessed_and_pushed(blessing_runs):
@@ -105,7 +113,7 @@ def test_worse_model_is_not_blessed_and_serving_keeps_the_first(blessing_runs):
 
 
 def test_better_model_is_pushed_beside_the_first(blessing_runs):
-    good, _, better = blessing_runs
+    good, _, better, _ = blessing_runs
     ev1, ev3 = _evaluation(good), _evaluation(better)
     assert ev3.blessed is True
     # the baseline is the last *blessed* model, i.e. the first one, not the rejected second
@@ -119,7 +127,24 @@ def test_better_model_is_pushed_beside_the_first(blessing_runs):
     assert {v: serving3[v] for v in old} == serving1  # the first model is still there, as it was
     assert serving3[new] == _model_digest(ev3)
     assert ev3.pushed_destination.endswith(new)
+    assert int(new) > int(next(iter(old)))  # versions only grow
     assert re.search(r"passed\s+mae vs baseline", better[0].console)
+    # the pushed folder carries the digest of the model it holds
+    manifest = msa_pusher.read_manifest(os.path.join(configs.serving_dir(better[0].output_dir),
+                                                     new))
+    assert manifest["digest"] == msa_pusher.model_digest(_serving_path(ev3))
+
+
+def test_unchanged_rerun_pushes_nothing_and_names_the_served_version(blessing_runs):
+    _, _, better, rerun = blessing_runs
+    ev3, ev4 = _evaluation(better), _evaluation(rerun)
+    assert ev4.model_id == ev3.model_id  # the Trainer was cached
+    assert ev4.baseline_model_id == ev3.model_id and ev4.blessed is True
+    assert rerun[2] == better[2]  # serving folder exactly as it was, no temporaries
+    assert ev4.pushed_destination is None
+    assert ev4.push_outcome == "unchanged" and ev4.served_version in better[2]
+    assert (f"pushed model: none (nothing changed: version {ev4.served_version} already "
+            "serves this model)") in rerun[0].console
 
 
 def test_evaluator_slices_including_transformed_features(blessing_runs):

@@ -34,7 +34,7 @@ def _msa_report() -> str:
 
 @pytest.fixture(scope="module")
 def cli_run(blessing_runs):
-    outcome, run_id, _ = blessing_runs[-1]
+    outcome, run_id, _ = blessing_runs[2]
     assert outcome.returncode == 0, outcome.console
     proc = subprocess.run([_msa_report(), "--output-dir", outcome.output_dir], cwd=REPO,
                           capture_output=True, text=True, timeout=900)

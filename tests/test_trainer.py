@@ -190,3 +190,35 @@ def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
     served = _score_raw_test(export_dir, tiny_data)
     assert sorted(trained) == sorted(served)
     assert max(abs(trained[k] - served[k]) for k in ids) < 1e-4
+
+
+def test_serving_is_finite_for_huge_and_empty_inputs(transform_output, tmp_path):
+    """Any finite input gets a finite score in the exported serving_default:
+    z-scores are clipped to preprocessing.Z_CLIP, and an example with no
+    frames at all gets the model's score for all-padding input."""
+    fn_args = _fn_args(transform_output, tmp_path, "float32")
+    task.run_fn(fn_args)
+    serve = tf.saved_model.load(fn_args.serving_model_dir).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    big = np.finfo(np.float32).max
+
+    def request(text, audio, video):
+        example = contract.to_example(contract.Segment("x_1", "x", "synthetic", 0.0,
+                                                       text, audio, video))
+        del example.features.feature[contract.LABEL]
+        return example.SerializeToString()
+
+    def frames(n, dim, value=None):
+        return np.full((n, dim), value) if value is not None else rng.normal(size=(n, dim))
+
+    huge = [request(frames(5, 300, v), frames(5, 74, v), frames(5, 47, v))
+            for v in (big, -big, 1e30)]
+    mixed = request(frames(5, 300) * np.array([big, 1.0] * 150), frames(5, 74), frames(5, 47))
+    empty = request(frames(0, 300), frames(0, 74), frames(0, 47))
+    scores = serve(examples=tf.constant(huge + [mixed, empty]))["sentiment"].numpy()[:, 0]
+    assert np.isfinite(scores).all(), scores
+    # huge values clip to the bound, so +max and 1e30 both read as +Z_CLIP
+    assert scores[0] == pytest.approx(scores[2], abs=1e-5)
+    # the score of an empty example depends on nothing but the model
+    again = serve(examples=tf.constant([empty, empty]))["sentiment"].numpy()[:, 0]
+    assert again == pytest.approx([scores[-1]] * 2, abs=1e-6)

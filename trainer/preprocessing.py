@@ -11,7 +11,10 @@ Statistics are per dimension and full-pass (a TFT analyzer), computed over
 the real frames only: the raw data holds no padding, and padding is added
 after normalisation, so it can never shift the mean or variance. A
 non-finite value does not enter the statistics and becomes 0 after
-normalisation, i.e. the feature's mean.
+normalisation, i.e. the feature's mean. Z-scores are clipped to
+``[-Z_CLIP, Z_CLIP]``: a value that far out is a sensor or parsing fault,
+not signal, and the bound keeps every finite input's score finite (in
+float16 too) at serving time.
 
 ``label``, the ids and ``text_len`` pass through unchanged (the ids are the
 Evaluator's slice keys); ``label_train_mean`` is the train-split label mean,
@@ -48,6 +51,8 @@ PASSTHROUGH = (contract.LABEL, contract.SEGMENT_ID, contract.VIDEO_ID, contract.
 # Below this standard deviation a dimension is treated as constant: dividing
 # by ~0 would turn rounding noise into huge values.
 _MIN_STD = 1e-6
+# Bound on |z-score| after normalisation (see the module docstring).
+Z_CLIP = 10.0
 
 
 def mask_key(modality: str) -> str:
@@ -120,7 +125,7 @@ def normalize_frames(frames: tf.RaggedTensor):
     values = frames.values
     mean, std = finite_moments(values)
     finite = tf.math.is_finite(values)
-    z = (tf.cast(values, tf.float64) - mean) / std
+    z = tf.clip_by_value((tf.cast(values, tf.float64) - mean) / std, -Z_CLIP, Z_CLIP)
     z = tf.where(finite, z, tf.zeros_like(z))
     normalized = frames.with_values(tf.cast(z, tf.float32))
     bad = frames.with_values(tf.cast(~finite, tf.int64))
