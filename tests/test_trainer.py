@@ -176,7 +176,7 @@ def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
     config = TrainerConfig().resolve_alignment(True)
     train_ds = data.read_split(os.path.join(examples, "Split-train", "*"), tf_transform_output)
     valid_ds = data.read_split(os.path.join(examples, "Split-valid", "*"), tf_transform_output)
-    model, _, _, _ = task.train(config, train_ds, valid_ds, data.count(train_ds), 20, "")
+    model = task.train(config, train_ds, valid_ds, data.count(train_ds), 20, "")[0]
     export_dir = str(tmp_path / "serving")
     export_serving_model(model, config, tf_transform_output, export_dir)
 

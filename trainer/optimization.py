@@ -132,3 +132,22 @@ def deterministic_ops():
     finally:
         if not was_enabled:
             tf_config.disable_op_determinism()
+
+
+@contextlib.contextmanager
+def checkpointable_dropout():
+    """Dropout layers built inside draw from a ``tf.random.Generator``.
+
+    Its state is a variable of the layer, so an epoch checkpoint holds it and
+    a resumed run draws the same masks as an uninterrupted one (the legacy
+    stateful ops restart their sequence in every new process). Restored
+    afterwards, like :func:`deterministic_ops`.
+    """
+    experimental = tf.keras.backend.experimental
+    was_enabled = experimental.is_tf_random_generator_enabled()
+    experimental.enable_tf_random_generator()
+    try:
+        yield
+    finally:
+        if not was_enabled:
+            experimental.disable_tf_random_generator()

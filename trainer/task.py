@@ -7,7 +7,10 @@ Writes to the Trainer's artifacts:
   throughput).
 
 Training is deterministic: the same seed, data and settings on the same
-machine give the same weights (op determinism, seeded shuffling).
+machine give the same weights (op determinism, seeded shuffling, dropout
+from checkpointed generators). Every epoch is checkpointed
+(``trainer/checkpointing.py``), so a Trainer killed at epoch k resumes there
+on the next run of the same inputs and ends with the same model.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import json
 import logging
 import os
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, optimization, precision
+from trainer import checkpointing, data, optimization, precision
 from trainer.config import TrainerConfig
 from trainer.export import export_serving_model
 from trainer.keras_model import build_keras_model, compile_model
@@ -61,31 +65,47 @@ class ThroughputMeter(tf.keras.callbacks.Callback):
 
 
 def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_steps: int,
-          log_dir: str):
-    """Fits a new model; returns ``(model, history, meter, policy)``.
+          log_dir: str, resume_dir: Optional[str] = None):
+    """Fits a model; returns ``(model, history, meter, policy, resumed_from)``.
 
-    ``config`` must have its alignment options resolved.
+    ``config`` must have its alignment options resolved. With ``resume_dir``
+    every epoch is checkpointed there, and a checkpoint already there is
+    resumed from (``resumed_from``: the epochs it had finished, else 0);
+    ``history`` then covers every epoch, before and after the resume.
     """
     policy = precision.resolve_policy(config.mixed_precision)
     per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps)
     total_steps = per_epoch * epochs
-    with optimization.deterministic_ops():
+    with optimization.deterministic_ops(), optimization.checkpointable_dropout():
         tf.keras.utils.set_random_seed(config.seed)
         model = build_keras_model(config, policy)
         compile_model(model, config, policy, total_steps)
         meter = ThroughputMeter(config.batch_size)
-        callbacks = [meter, *optimization.callbacks(config, total_steps)]
+        tracked = optimization.callbacks(config, total_steps)
+        callbacks = [meter, *tracked]
         if log_dir:
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-        history = model.fit(
-            data.training_batches(train_ds, train_size, config.batch_size, config.seed),
+        start, checkpoint = 0, None
+        if resume_dir:
+            checkpoint = checkpointing.EpochCheckpoint(resume_dir, tracked)
+            start = checkpoint.restore(model)
+            callbacks.append(checkpoint)  # last: saves the others' end-of-epoch state
+            if start:
+                logging.info("Trainer: resuming from epoch %d of %d (checkpoint in %s)",
+                             start, epochs, resume_dir)
+        fit = model.fit(
+            # The same batches an uninterrupted run would see from here on.
+            data.training_batches(train_ds, train_size, config.batch_size, config.seed)
+            .skip(start * per_epoch),
             steps_per_epoch=per_epoch,
+            initial_epoch=epochs if checkpoint and checkpoint.stopped else start,
             epochs=epochs,
             validation_data=data.eval_batches(valid_ds, config.batch_size),
             callbacks=callbacks,
             verbose=2,
         )
-    return model, history, meter, policy
+    history = checkpoint.history if checkpoint else fit.history
+    return model, history, meter, policy, start
 
 
 def run_fn(fn_args) -> None:
@@ -104,18 +124,21 @@ def run_fn(fn_args) -> None:
                  "is" if aligned else "is not", config.shared_positions, config.word_fusion)
 
     started = time.perf_counter()
-    model, history, meter, policy = train(
-        config, train_ds, valid_ds, train_size, fn_args.train_steps, fn_args.model_run_dir)
+    resume_dir = checkpointing.resume_dir(fn_args)
+    model, history, meter, policy, resumed_from = train(
+        config, train_ds, valid_ds, train_size, fn_args.train_steps, fn_args.model_run_dir,
+        resume_dir)
     train_seconds = time.perf_counter() - started
     export_serving_model(model, config, tf_transform_output, fn_args.serving_model_dir)
 
-    val_loss = history.history.get("val_loss", [])
+    val_loss = history.get("val_loss", [])
     summary = {
         "policy": policy,
         "word_aligned_data": aligned,
         "parameters": int(model.count_params()),
         "train_examples": train_size,
-        "epochs_run": len(history.history.get("loss", [])),
+        "epochs_run": len(history.get("loss", [])),
+        "resumed_from_epoch": resumed_from,
         "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
         "best_val_loss": float(np.min(val_loss)) if val_loss else None,
         "train_seconds": round(train_seconds, 2),
@@ -126,3 +149,4 @@ def run_fn(fn_args) -> None:
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(summary, f, indent=2)
+    checkpointing.EpochCheckpoint(resume_dir, []).clear()  # exported: nothing to resume
