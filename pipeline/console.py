@@ -19,6 +19,8 @@ from typing import Dict, List, Optional, TextIO
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
 _CACHED = re.compile(r"A cached execution \d+ is used\.")
+# trainer/task.py logs this when a killed Trainer's checkpoint is picked up.
+_RESUMED = re.compile(r"Trainer: resuming from epoch (\d+) of (\d+)")
 
 
 class ComponentProgress(logging.Handler):
@@ -48,6 +50,10 @@ class ComponentProgress(logging.Handler):
             self.out.flush()
         elif _CACHED.search(message):
             self._cached = True
+        elif match := _RESUMED.search(message):
+            self.out.write(f"  {'':<32} resuming from epoch {match.group(1)} of "
+                           f"{match.group(2)} (checkpoint of an interrupted run)\n")
+            self.out.flush()
         elif (match := _FINISHED.search(message)) and match.group(1) == self._current:
             seconds = time.perf_counter() - self._start
             status = "cached" if self._cached else "done"

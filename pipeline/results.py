@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import traceback
 from typing import Dict, List, Optional, Tuple
 
@@ -257,6 +258,10 @@ def failure_reason(exc: BaseException) -> str:
             return str(current).splitlines()[0]
         current = current.__cause__ or current.__context__
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if "No space left on device" in text:
+        where = re.search(r"(/\S+?)[;:,]? No space left on device", text)
+        return ("No space left on device" + (f" writing {where.group(1)}" if where else "")
+                + "; free space under --output-dir and rerun (finished components are reused)")
     for marker in ("contract violation:", "DataGateError:"):
         at = text.find(marker)
         if at >= 0:

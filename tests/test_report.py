@@ -36,7 +36,9 @@ def _msa_report() -> str:
 def cli_run(blessing_runs):
     outcome, run_id, _ = blessing_runs[2]
     assert outcome.returncode == 0, outcome.console
-    proc = subprocess.run([_msa_report(), "--output-dir", outcome.output_dir], cwd=REPO,
+    # That run (better model, with a baseline) is not the newest: name it.
+    proc = subprocess.run([_msa_report(), "--output-dir", outcome.output_dir, "--run", run_id],
+                          cwd=REPO,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = os.path.join(outcome.output_dir, "report", "index.html")

@@ -125,3 +125,25 @@ def test_lock_file_names_the_live_holder(holder):
     proc, folder = holder
     with open(os.path.join(folder, run_lock.LOCK_FILE)) as f:
         assert json.load(f)["pid"] == proc.pid
+
+
+def test_a_full_disk_is_one_line_and_pushes_nothing(tiny_data, tmp_path):
+    """The output folder on a 4 MB tmpfs fills up during the run."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        folder = str(mount / "out")
+        run = subprocess.run([sys.executable, os.path.join(REPO, "local_runner.py"),
+                              "--data-root", tiny_data, "--output-dir", folder,
+                              *TINY_MODEL_FLAGS],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 1, run.stdout + run.stderr
+        errors = [ln for ln in run.stdout.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "No space left on device" in errors[0], run.stdout
+        assert "Traceback" not in run.stdout
+        serving = os.path.join(folder, "serving_model")
+        assert not os.path.exists(serving) or os.listdir(serving) == []
+        assert recovery.running_executions(os.path.join(folder, "metadata.sqlite")) == []
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
