@@ -355,7 +355,8 @@ def write_mult_from_synth(path: str, per_split: int = 60, seed: int = 0) -> Dict
 
     The labels are the synthetic sentiment function of the features, so a
     pipeline run on it can beat the constant predictor and push a model.
-    Segments longer than 50 frames are skipped; the rest are front-padded.
+    Segments longer than 50 frames are skipped; ``per_split`` of the rest,
+    spread over the split's videos, are front-padded.
     """
     from msa_data import synth
 
@@ -363,12 +364,11 @@ def write_mult_from_synth(path: str, per_split: int = 60, seed: int = 0) -> Dict
     plan = synth.plan_splits("mosi", seed)
     data, counts = {}, {}
     for split in contract.SPLITS:
-        kept = []
-        for syn in synth.iter_split(split, plan[split], seed=seed, dims=dims):
-            if syn.segment.text.shape[0] <= 50:
-                kept.append(syn.segment)
-            if len(kept) == per_split:
-                break
+        fitting = [syn.segment for syn in synth.iter_split(split, plan[split], seed=seed,
+                                                           dims=dims)
+                   if syn.segment.text.shape[0] <= 50]
+        # spread over the split's videos, as msa-synth --limit-per-split does
+        kept = [fitting[i] for i in synth.spread_subset(len(fitting), per_split)]
         n = len(kept)
         arrays = {m: np.zeros((n, 50, dims[m]), np.float32) for m in contract.MODALITIES}
         for i, seg in enumerate(kept):

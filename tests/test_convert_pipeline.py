@@ -14,7 +14,8 @@ from msa_data import contract, convert
 from pipeline import configs
 from pipeline.results import open_store
 from tests import convert_fixtures as fx
-from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner
+from tests.runner_util import (BETTER_STEPS, BLESSING_MODEL_FLAGS, BLESSING_SEGMENTS,
+                               TINY_MODEL_FLAGS, run_local_runner)
 
 
 def _one_error_line(outcome, *fragments):
@@ -40,10 +41,14 @@ def test_source_is_checked_up_front(tmp_path):
 def source_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("source_run")
     path = str(root / "mosei_senti_data.pkl")
-    counts = fx.write_mult_from_synth(path, per_split=60)
+    # Enough segments, and the model, that reliably beat the constant predictor
+    # (tests/runner_util.py: BLESSING_SEGMENTS), so the run pushes.
+    counts = fx.write_mult_from_synth(path, per_split=BLESSING_SEGMENTS)
     out = str(root / "out")
+    flags = list(BLESSING_MODEL_FLAGS)
+    flags[flags.index("--train-steps") + 1] = str(BETTER_STEPS)
     outcome = run_local_runner(["--source", f"mult:{path}", "--output-dir", out,
-                                "--beam-workers", "2", *TINY_MODEL_FLAGS])
+                                "--beam-workers", "2", *flags])
     return outcome, path, counts
 
 
