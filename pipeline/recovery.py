@@ -17,17 +17,11 @@ from __future__ import annotations
 import os
 from typing import List
 
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.results import open_store
+
 INTERRUPTED_KEY = "msa_interrupted"  # custom property set on executions closed here
-
-
-def _store(metadata_path: str) -> metadata_store.MetadataStore:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = metadata_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
-    return metadata_store.MetadataStore(config)
 
 
 def node_name(store, execution) -> str:
@@ -42,7 +36,7 @@ def running_executions(metadata_path: str) -> List[str]:
     """Node names of the executions the store lists as RUNNING."""
     if not os.path.exists(metadata_path):
         return []
-    store = _store(metadata_path)
+    store = open_store(metadata_path)
     return [node_name(store, e) for e in store.get_executions()
             if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
 
@@ -51,7 +45,7 @@ def close_interrupted_executions(metadata_path: str, reason: str) -> List[str]:
     """Marks every RUNNING execution CANCELED (with ``reason``); returns their nodes."""
     if not os.path.exists(metadata_path):
         return []
-    store = _store(metadata_path)
+    store = open_store(metadata_path, writable=True)
     stale = [e for e in store.get_executions()
              if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
     names = [node_name(store, e) for e in stale]

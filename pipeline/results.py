@@ -33,10 +33,12 @@ class RunResult:
     evaluation_uri: Optional[str]
 
 
-def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+def open_store(metadata_path: str, writable: bool = False) -> metadata_store.MetadataStore:
+    """The SQLite MLMD store; read-only unless ``writable`` (pipeline/recovery.py)."""
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    mode = metadata_store_pb2.SqliteMetadataSourceConfig
+    config.sqlite.connection_mode = mode.READWRITE if writable else mode.READONLY
     return metadata_store.MetadataStore(config)
 
 
