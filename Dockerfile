@@ -14,6 +14,7 @@ COPY schema ./schema
 COPY trainer ./trainer
 COPY components ./components
 COPY pipeline ./pipeline
+COPY reporting ./reporting
 
 # A wheel in /msa/dist can also be staged to Dataflow workers (--extra_package).
 RUN python -m pip wheel --no-deps --no-build-isolation -w /msa/dist . \

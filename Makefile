@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench bench-eval bench-convert bench-model
+.PHONY: venv run test bench bench-eval bench-convert bench-model report
 
 venv: $(STAMP)
 
@@ -29,6 +29,12 @@ $(STAMP): $(LOCK) $(DEV) pyproject.toml
 
 run: $(STAMP)
 	$(PY) local_runner.py
+
+# The latest run's HTML report (msa-report; it prints the page's path). The
+# default output folder is msa-report's own (outputs/, where `make run` writes);
+# `make report OUTPUT_DIR=...` for another.
+report: $(STAMP)
+	$(PY) -m reporting.report $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)")
 
 # The report's browser test needs headless Chromium (Debian's package; the
 # script installs it only when missing).

@@ -238,7 +238,7 @@ def run(args, output_dir: str, stale) -> int:
                           f"(full traceback in {log_path}; nothing was pushed)\n")
             return 1
         console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
-        from pipeline import report  # the same tables as msa-report
+        from reporting import report  # the same tables as msa-report
 
         try:
             console.write(report.summary(report.load(output_dir, predictions=False)))

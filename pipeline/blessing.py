@@ -23,6 +23,7 @@ import dataclasses
 import math
 
 from pipeline import configs
+from trainer import metric_names
 
 # Blessing: MAE may exceed the last blessed model's by at most this much.
 MAE_CHANGE_TOLERANCE = configs.MAE_CHANGE_TOLERANCE
@@ -31,9 +32,8 @@ MAE_CHANGE_TOLERANCE = configs.MAE_CHANGE_TOLERANCE
 # is 1/sqrt(n) = 0.038 at n = 686, so 0.1 is ~2.6 standard errors), while any
 # model that learned something (published MOSI models: r = 0.6-0.8) passes.
 CORR_FLOOR = 0.1
-# Slices with fewer examples are marked "too small" in reports: their metrics
-# are noise (an Acc-2 on 9 examples moves in steps of 11 points).
-MIN_SLICE_SIZE = 10
+# Slices with fewer examples are marked "too small" in reports.
+MIN_SLICE_SIZE = metric_names.MIN_SLICE_SIZE
 
 
 @dataclasses.dataclass(frozen=True)

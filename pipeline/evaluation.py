@@ -1,6 +1,7 @@
 """The Evaluator's TFMA configuration: metrics, slices and the blessing gate.
 
-Metrics (``trainer.tfma_metrics``, definitions in ``trainer.msa_metrics``):
+Metrics (``trainer.tfma_metrics``, named in ``trainer.metric_names``,
+definitions in ``trainer.msa_metrics``):
 ``example_count``, ``mae``, ``corr``, ``acc2_has0``, ``f1_has0``,
 ``acc2_non0``, ``f1_non0``, ``acc7``, ``acc5``, ``confusion_matrix_7``,
 ``small_slice``, ``constant_mae`` and ``mae_gain_over_constant``, computed in
@@ -37,7 +38,7 @@ import tensorflow_model_analysis as tfma
 
 from msa_data import contract
 from pipeline import blessing, configs
-from trainer import preprocessing
+from trainer import metric_names, preprocessing
 
 # Strictly positive: a model that only ties the constant predictor fails.
 MIN_GAIN = 1e-6
@@ -50,22 +51,6 @@ SLICES: Tuple[Tuple[str, ...], ...] = (
     (preprocessing.TEXT_LEN_BUCKET,),
     (contract.VIDEO_ID,),
     (contract.DATASET, preprocessing.POLARITY),
-)
-
-# Reported metrics, in table order (class name in trainer.tfma_metrics, key).
-REPORTED = (
-    ("MSAExampleCount", "example_count"),
-    ("MSAMeanAbsoluteError", "mae"),
-    ("MSACorrelation", "corr"),
-    ("Acc2Has0", "acc2_has0"),
-    ("F1Has0", "f1_has0"),
-    ("Acc2Non0", "acc2_non0"),
-    ("F1Non0", "f1_non0"),
-    ("Acc7", "acc7"),
-    ("Acc5", "acc5"),
-    ("ConstantBaselineMAE", "constant_mae"),
-    ("MaeGainOverConstant", "mae_gain_over_constant"),
-    ("ConfusionMatrix7", "confusion_matrix_7"),
 )
 
 
@@ -91,23 +76,22 @@ def build_eval_config(mae_change_tolerance: float = blessing.MAE_CHANGE_TOLERANC
                       min_slice_size: int = blessing.MIN_SLICE_SIZE) -> tfma.EvalConfig:
     settings = blessing.BlessingSettings(mae_change_tolerance, corr_floor, min_slice_size)
     thresholds = {
-        "mae": tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+        metric_names.MAE: tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.LOWER_IS_BETTER,
             absolute={"value": settings.mae_tolerance})),
-        "corr": tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        metric_names.CORR: tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
             lower_bound={"value": settings.corr_floor})),
-        "mae_gain_over_constant": tfma.MetricThreshold(
+        metric_names.MAE_GAIN: tfma.MetricThreshold(
             value_threshold=tfma.GenericValueThreshold(lower_bound={"value": MIN_GAIN})),
     }
     metrics = []
-    for class_name, key in REPORTED:
+    for key, class_name in metric_names.TFMA_CLASSES.items():
         config = tfma.MetricConfig(class_name=class_name, module=configs.CUSTOM_METRICS_MODULE)
         if key in thresholds:
             config.per_slice_thresholds.extend(_on_overall(thresholds[key]))
+        if key == metric_names.SMALL_SLICE:
+            config.config = f'"min_slice_size": {int(settings.min_slice_size)}'
         metrics.append(config)
-    metrics.append(tfma.MetricConfig(
-        class_name="SmallSlice", module=configs.CUSTOM_METRICS_MODULE,
-        config=f'"min_slice_size": {int(settings.min_slice_size)}'))
     return tfma.EvalConfig(
         model_specs=[model_spec()],
         slicing_specs=slicing_specs(),

@@ -29,7 +29,8 @@ import numpy as np
 import pytest
 
 from components import msa_pusher
-from pipeline import blessing, configs, report, results
+from pipeline import blessing, configs, results
+from reporting import report
 from tests.runner_util import REPO, file_digest
 from tests.test_msa_metrics import assert_matches, reference
 
@@ -82,7 +83,7 @@ def test_good_first_model_is_blessed_and_pushed(blessing_runs):
 def test_first_run_report_says_the_change_check_was_skipped(blessing_runs):
     outcome, run_id, _ = blessing_runs[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.report", "--output-dir", outcome.output_dir,
+        [sys.executable, "-m", "reporting.report", "--output-dir", outcome.output_dir,
          "--run", run_id, "--no-predictions", "--html", os.path.join(outcome.output_dir,
                                                                      "first.html")],
         cwd=REPO, capture_output=True, text=True, timeout=600)

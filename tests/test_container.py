@@ -20,7 +20,7 @@ import pytest
 
 from tests.runner_util import REPO
 
-PROJECT_CODE = ["msa_data", "trainer", "components", "pipeline", "benchmarks",
+PROJECT_CODE = ["msa_data", "trainer", "components", "pipeline", "reporting", "benchmarks",
                 "local_runner.py", "kubeflow_runner.py"]
 
 

@@ -25,7 +25,8 @@ import time
 import tensorflow as tf
 
 from components import msa_pusher
-from pipeline import configs, recovery, report, results
+from pipeline import configs, recovery, results
+from reporting import report
 from tests.runner_util import BETTER_STEPS, BLESSING_MODEL_FLAGS, REPO
 
 KILL_IN_PUSH = """

@@ -319,3 +319,20 @@ def test_eval_config_attaches_thresholds_to_the_metric_keys():
         assert key._replace(is_diff=False) in produced, key
         for spec, _ in entries:
             assert spec is not None and not spec.feature_keys  # overall slice only
+
+
+def test_metric_names_are_the_one_list():
+    """trainer.metric_names names each TFMA class and the key it computes; the EvalConfig,
+    the Keras metric and the SmallSlice default follow it."""
+    from pipeline import blessing, evaluation
+    from trainer import metric_names, tfma_metrics
+
+    for key, class_name in metric_names.TFMA_CLASSES.items():
+        assert getattr(tfma_metrics, class_name).METRIC == key, class_name
+    config = evaluation.build_eval_config()
+    assert ([m.class_name for m in config.metrics_specs[0].metrics]
+            == list(metric_names.TFMA_CLASSES.values()))
+    assert metric_names.QUALITY == msa_metrics.TRAINING_METRIC_NAMES
+    assert set(metric_names.TFMA_CLASSES) - {metric_names.CONFUSION_7, metric_names.SMALL_SLICE} \
+        <= set(msa_metrics.DEFINITIONS)
+    assert tfma_metrics.SmallSlice().get_config()["min_slice_size"] == blessing.MIN_SLICE_SIZE

@@ -63,7 +63,7 @@ def test_console_is_readable(pipeline_runs):
     # states the verdict and what was pushed, consistently.
     first, _ = pipeline_runs
     assert "Warning" not in first.console and "Traceback" not in first.console
-    # the Evaluator's slice table (pipeline/report_tables.py), overall row first
+    # the Evaluator's slice table (reporting/tables.py), overall row first
     assert re.search(r"^\s+overall\s+\d+\s+\d+\.\d{4}\s", first.console, re.M), first.console
     if _blessed(first.console):
         assert "pushed model: " + configs.serving_dir(first.output_dir) in first.console

@@ -164,12 +164,12 @@ def test_page_renders_in_chromium(cli_run, tmp_path):
     assert os.path.getsize(shot) > 20_000  # a rendered page, not a blank one
 
 
-def _fake_report(n_videos: int):
+def _fake_report(n_videos: int, value: str = "v", model_uri: str = "/m"):
     """A report over made-up slices (no pipeline run): many speakers, some small."""
     import numpy as np
 
-    from pipeline import report
     from pipeline.results import RunEvaluation
+    from reporting import report
 
     rng = np.random.default_rng(0)
 
@@ -180,16 +180,19 @@ def _fake_report(n_videos: int):
                   "small_slice": float(n < 10), "constant_mae": 1.4}
         return report.SliceRow(key, values, {}, {}, np.eye(7, dtype=np.int64) * 3)
 
-    rows = [row((), 1000)] + [row((("video_id", f"v{i:03d}"),), 5 + i % 30)
+    rows = [row((), 1000)] + [row((("video_id", f"{value}{i:03d}"),), 5 + i % 30)
                               for i in range(n_videos)]
-    run = RunEvaluation("run-x", 1, False, "/e", None, True, "/m", 1, None, None, "/x",
-                        ["test"], "", None, None)
+    run = RunEvaluation(
+        run_id="run-x", execution_id=1, cached=False, evaluation_uri="/e", blessing_uri=None,
+        blessed=True, model_uri=model_uri, model_id=1, baseline_model_uri=None,
+        baseline_model_id=None, examples_uri="/x", example_splits=["test"], eval_config_json="",
+        data_root=None, pushed_destination=None)
     return report.Report(run, "test", report.sort_rows(rows), [], True, 10, 0.2, None,
                          report.Predictions(np.zeros(3), np.ones(3), 1.0))
 
 
 def test_long_slice_families_are_cut_in_the_console_not_in_the_page():
-    from pipeline import report, report_html
+    from reporting import page, report
 
     fake = _fake_report(150)
     short = report.slice_table(fake)
@@ -197,6 +200,31 @@ def test_long_slice_families_are_cut_in_the_console_not_in_the_page():
     assert "138 more video_id slices" in short
     full = report.slice_table(fake, all_slices=True)
     assert sum(" video_id=" in ln for ln in full.splitlines()) == 150
-    page = report_html.render(fake)
-    assert page.count("video_id=v") == 150  # every slice in the page's table
-    assert f"Showing the {report_html.MAX_BARS} slices" in page
+    html = page.render(fake)
+    assert html.count("video_id=v") == 150  # every slice in the page's table
+    assert f"Showing the {page.MAX_BARS} slices" in html
+
+
+def test_text_from_the_data_is_escaped_in_the_page_and_its_charts():
+    """Slice values and paths are text: escaped once in the page and in every SVG."""
+    import base64
+    import html as html_lib
+    import xml.etree.ElementTree as ET
+
+    from reporting import page
+
+    evil = "<script>alert('x')</script>&\""
+    text = page.render(_fake_report(3, value=evil, model_uri=f"/m/{evil}"))
+    assert "<script" not in text.lower() and "&lt;script&gt;" in text
+    # Escaped once, not twice: the browser shows the original text.
+    assert "&amp;lt;" not in text
+    assert f"video_id={evil}000" in html_lib.unescape(text)
+    assert html_lib.unescape(text).count(f"/m/{evil}") == 1
+    charts = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', text)
+    assert len(charts) == 3  # scatter, confusion matrix, one slice family
+    labels = []
+    for data in charts:
+        svg = ET.fromstring(base64.b64decode(data))  # well-formed XML
+        assert not [e for e in svg.iter() if e.tag.endswith("script")]
+        labels += [e.text or "" for e in svg.iter() if e.tag.endswith("text")]
+    assert any(label.startswith(evil[:25]) for label in labels), labels  # bar labels are cut

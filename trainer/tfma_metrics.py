@@ -29,7 +29,8 @@ class (``MetricConfig``)   output key                  definition
 The constant predictor is the train-split label mean, a full-pass Transform
 analyzer over the train split (the ``label_train_mean`` transformed feature),
 so the baseline is computed in the pipeline, never hard-coded. The MSA
-metrics themselves need only labels and predictions.
+metrics themselves need only labels and predictions. Output keys, class names
+and the default ``min_slice_size`` are named in :mod:`trainer.metric_names`.
 """
 
 from __future__ import annotations
@@ -42,14 +43,12 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 from trainer import msa_metrics
+from trainer.metric_names import (ACC2_HAS0, ACC2_NON0, ACC5, ACC7, CONFUSION_7, CONSTANT_MAE,
+                                  CORR, EXAMPLE_COUNT, F1_HAS0, F1_NON0, MAE, MAE_GAIN,
+                                  MIN_SLICE_SIZE, SMALL_SLICE, TFMA_CLASSES)
 from trainer.preprocessing import LABEL_TRAIN_MEAN
 
 STATS_NAME = "_msa_stats"
-CONSTANT_MAE = "constant_mae"
-MAE_GAIN = "mae_gain_over_constant"
-SMALL_SLICE = "small_slice"
-CONFUSION_7 = "confusion_matrix_7"
-DEFAULT_MIN_SLICE_SIZE = 10
 
 # Inputs folded into the statistics vector at a time (numpy, vectorised).
 _FLUSH_EVERY = 512
@@ -181,7 +180,7 @@ def _value(metric: str, stats: np.ndarray, params: Dict[str, Any]):
                 "transform_features signature must come from this project's preprocessing_fn")
         if metric == CONSTANT_MAE:
             return values[CONSTANT_MAE]
-        return values[CONSTANT_MAE] - values["mae"]
+        return values[CONSTANT_MAE] - values[MAE]
     return values[metric]
 
 
@@ -212,39 +211,39 @@ class _MSAMetric(metric_types.Metric):
 
 
 class MSAMeanAbsoluteError(_MSAMetric):
-    METRIC = "mae"
+    METRIC = MAE
 
 
 class MSACorrelation(_MSAMetric):
-    METRIC = "corr"
+    METRIC = CORR
 
 
 class Acc2Has0(_MSAMetric):
-    METRIC = "acc2_has0"
+    METRIC = ACC2_HAS0
 
 
 class F1Has0(_MSAMetric):
-    METRIC = "f1_has0"
+    METRIC = F1_HAS0
 
 
 class Acc2Non0(_MSAMetric):
-    METRIC = "acc2_non0"
+    METRIC = ACC2_NON0
 
 
 class F1Non0(_MSAMetric):
-    METRIC = "f1_non0"
+    METRIC = F1_NON0
 
 
 class Acc7(_MSAMetric):
-    METRIC = "acc7"
+    METRIC = ACC7
 
 
 class Acc5(_MSAMetric):
-    METRIC = "acc5"
+    METRIC = ACC5
 
 
 class MSAExampleCount(_MSAMetric):
-    METRIC = "example_count"
+    METRIC = EXAMPLE_COUNT
 
 
 class ConfusionMatrix7(_MSAMetric):
@@ -262,7 +261,7 @@ class SmallSlice(_MSAMetric):
 
     METRIC = SMALL_SLICE
 
-    def __init__(self, name: Optional[str] = None, min_slice_size: int = DEFAULT_MIN_SLICE_SIZE,
+    def __init__(self, name: Optional[str] = None, min_slice_size: int = MIN_SLICE_SIZE,
                  **params):
         if int(min_slice_size) < 1:
             raise ValueError(f"min_slice_size: expected >= 1, got {min_slice_size}")
@@ -281,24 +280,6 @@ class MaeGainOverConstant(_MSAMetric):
     METRIC = MAE_GAIN
 
 
-# class name -> output key, for building configs.
-METRIC_CLASSES = {
-    "MSAExampleCount": "example_count",
-    "MSAMeanAbsoluteError": "mae",
-    "MSACorrelation": "corr",
-    "Acc2Has0": "acc2_has0",
-    "F1Has0": "f1_has0",
-    "Acc2Non0": "acc2_non0",
-    "F1Non0": "f1_non0",
-    "Acc7": "acc7",
-    "Acc5": "acc5",
-    "ConfusionMatrix7": CONFUSION_7,
-    "SmallSlice": SMALL_SLICE,
-    "ConstantBaselineMAE": CONSTANT_MAE,
-    "MaeGainOverConstant": MAE_GAIN,
-}
-
-for _cls in (MSAMeanAbsoluteError, MSACorrelation, Acc2Has0, F1Has0, Acc2Non0, F1Non0, Acc7,
-             Acc5, MSAExampleCount, ConfusionMatrix7, SmallSlice, ConstantBaselineMAE,
-             MaeGainOverConstant):
-    metric_types.register_metric(_cls)
+# Registered with TFMA by class name: every metric of trainer.metric_names.
+for _class_name in TFMA_CLASSES.values():
+    metric_types.register_metric(globals()[_class_name])

@@ -1,6 +1,7 @@
 """``msa-report``: what the Evaluator said about a run, readable without a notebook.
 
     msa-report --output-dir DIR [--run latest|RUN_ID] [--all-slices] [--no-predictions]
+               [--html PATH]
 
 Everything is found through ML Metadata (``DIR/metadata.sqlite``): the run's
 Evaluator execution, the ModelEvaluation it wrote, the candidate and baseline
@@ -25,10 +26,10 @@ the evaluated split (the same Examples artifact the Evaluator read) and
 checks that its MAE reproduces the Evaluator's. ``--no-predictions`` skips
 this (no TensorFlow model is loaded; the scatter plot is left out).
 
-The parts: :mod:`pipeline.report_data` (slices, noise floor, predictions),
-:mod:`pipeline.report_checks` (blessing thresholds and verdicts),
-:mod:`pipeline.report_tables` (the text) and :mod:`pipeline.report_html`
-(the page; charts in :mod:`pipeline.report_charts`).
+The parts: :mod:`reporting.data` (slices, noise floor, predictions),
+:mod:`reporting.checks` (blessing thresholds and verdicts),
+:mod:`reporting.tables` (the text) and :mod:`reporting.page` (the page, from
+``templates/report.html.j2``; charts in :mod:`reporting.charts`).
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ from typing import Optional, Sequence
 
 from pipeline import configs
 # The report's parts, re-exported: other code and tests use them as report.X.
-from pipeline.report_checks import blessing_checks, min_slice_size, parse_eval_config
-from pipeline.report_data import (NO_BASELINE, OVERALL, Check, Predictions, Report, SliceKey,
-                                  SliceRow, import_tfma, noise_floor, predict, read_slices,
-                                  reference_maes,
-                                  sort_rows)
-from pipeline.report_tables import (COLUMNS, COMPARED, CONSOLE_ROWS_PER_FAMILY, HIGHER_IS_BETTER,
-                                    KINDS, baseline_text, check_line, compared_rows, fmt,
-                                    slice_table, summary, verdict_text)
+from reporting.checks import blessing_checks, min_slice_size, parse_eval_config
+from reporting.data import (NO_BASELINE, OVERALL, Check, Predictions, Report, SliceKey, SliceRow,
+                            import_tfma, noise_floor, predict, read_slices, reference_maes,
+                            sort_rows)
+from reporting.tables import (COLUMNS, COMPARED, CONSOLE_ROWS_PER_FAMILY, HIGHER_IS_BETTER, KINDS,
+                              baseline_text, check_line, compared_rows, fmt, slice_table, summary,
+                              verdict_text)
+from trainer.metric_names import MAE
 
 __all__ = [
     "COLUMNS", "COMPARED", "CONSOLE_ROWS_PER_FAMILY", "HIGHER_IS_BETTER", "KINDS", "NO_BASELINE",
@@ -88,7 +89,7 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
                             "disagree")
     if predictions:
         report.predictions = predict(run_eval, split)
-        mae = overall.candidate.get("mae", math.nan)
+        mae = overall.candidate.get(MAE, math.nan)
         gap = abs(report.predictions.mae_recomputed - mae)
         if not gap <= 1e-4:
             report.notes.append(
@@ -136,10 +137,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             except LookupError as err:
                 console.write(f"error: {err}\n")
                 return 1
-            from pipeline import report_html
+            from reporting import page
 
             html_path = args.html or os.path.join(output_dir, "report", "index.html")
-            report_html.write(report, html_path)
+            page.write(report, html_path)
             console.write(summary(report, args.all_slices))
             console.write(f"  report: {html_path}\n")
     except OSError as err:

@@ -17,6 +17,8 @@ from typing import Dict, Iterable, List, Optional, TYPE_CHECKING, Tuple
 
 import numpy as np
 
+from trainer.metric_names import CONFUSION_7, EXAMPLE_COUNT, MAE, SMALL_SLICE
+
 if TYPE_CHECKING:  # the real import is deferred: it loads TFX
     from pipeline.results import RunEvaluation
 
@@ -49,12 +51,12 @@ class SliceRow:
 
     @property
     def count(self) -> int:
-        n = self.candidate.get("example_count", math.nan)
+        n = self.candidate.get(EXAMPLE_COUNT, math.nan)
         return int(n) if math.isfinite(n) else 0
 
     @property
     def small(self) -> bool:
-        return self.candidate.get("small_slice", 0.0) >= 0.5
+        return self.candidate.get(SMALL_SLICE, 0.0) >= 0.5
 
 
 @dataclasses.dataclass
@@ -165,7 +167,7 @@ def read_slices(evaluation_uri: str) -> List[SliceRow]:
             else:
                 target = row.candidate
             if isinstance(value, np.ndarray):
-                if kv.key.name == "confusion_matrix_7" and target is row.candidate:
+                if kv.key.name == CONFUSION_7 and target is row.candidate:
                     row.confusion = value.astype(np.int64)
                 continue
             target[kv.key.name] = float(value)
@@ -212,7 +214,7 @@ def group_by_family(rows: Iterable[SliceRow]) -> Dict[str, List[SliceRow]]:
 
 def highest_mae_first(rows: Iterable[SliceRow]) -> List[SliceRow]:
     """Trusted slices before too-small ones, each by descending MAE."""
-    return sorted(rows, key=lambda r: (r.small, -r.candidate.get("mae", 0.0)))
+    return sorted(rows, key=lambda r: (r.small, -r.candidate.get(MAE, 0.0)))
 
 
 # --------------------------------------------------------------------------
@@ -293,4 +295,4 @@ def predict(run_eval: RunEvaluation, split: str, batch_size: int = 256) -> Predi
         predictions.append(np.asarray(next(iter(output.values()))).reshape(-1))
     y = np.concatenate(labels).astype(np.float64)
     p = np.concatenate(predictions).astype(np.float64)
-    return Predictions(y, p, msa_metrics.evaluate(y, p)["mae"])
+    return Predictions(y, p, msa_metrics.evaluate(y, p)[MAE])

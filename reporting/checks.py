@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Tuple
 
-from pipeline.report_data import NO_BASELINE, OVERALL, Check, SliceRow, import_tfma, slice_key
+from reporting.data import NO_BASELINE, OVERALL, Check, SliceRow, import_tfma, slice_key
+from trainer.metric_names import CORR, MAE, MAE_GAIN, SMALL_SLICE, TFMA_CLASSES
 
 
 def parse_eval_config(json_text: str):
@@ -25,7 +26,7 @@ def min_slice_size(eval_config) -> Optional[int]:
     """The SmallSlice metric's ``min_slice_size``, if the config has that metric."""
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
-            if metric.class_name == "SmallSlice":
+            if metric.class_name == TFMA_CLASSES[SMALL_SLICE]:
                 from tensorflow_model_analysis.metrics import metric_specs
 
                 return int(metric_specs.metric_instance(metric).kwargs["params"]["min_slice_size"])
@@ -96,5 +97,5 @@ def blessing_checks(eval_config, validation, overall: SliceRow, has_baseline: bo
                 note = (note + "; " if note else "") + failed[0].message.strip()
             checks.append(Check(key.name, slice_name, kind, bound, value,
                                 "FAILED" if failed else "passed", note))
-    order = {"mae_gain_over_constant": 0, "corr": 1, "mae": 2}
+    order = {MAE_GAIN: 0, CORR: 1, MAE: 2}
     return sorted(checks, key=lambda c: (order.get(c.metric, 9), c.metric, c.kind))

@@ -1,8 +1,10 @@
 """The report's charts, as standalone SVG documents.
 
 Drawn here rather than with matplotlib (not part of the pinned stack); SVG
-stays sharp at any zoom. :func:`svg_img` embeds one in a page as a
-``data:image/svg+xml;base64`` image, so the page needs no external files.
+stays sharp at any zoom. The SVG is built as text, so every text it shows
+(slice values come from the data) goes through :func:`_esc`. :func:`data_url`
+makes one a ``data:image/svg+xml;base64`` URL for the page's ``<img>``, so the
+page needs no external files.
 """
 
 from __future__ import annotations
@@ -14,30 +16,31 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from pipeline.report_data import SliceRow
+from reporting.data import SliceRow
 from trainer import msa_metrics
+from trainer.metric_names import ACC2_HAS0, ACC2_NON0, MAE
 
-def esc(text) -> str:
-    """``text`` escaped for HTML and SVG text and attribute values."""
+
+def _esc(text) -> str:
+    """``text`` escaped for SVG (XML) text and attribute values."""
     return html.escape(str(text), quote=True)
 
 
 def _svg(width: int, height: int, body: List[str], title: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" '
-            f'font-size="11"><title>{esc(title)}</title>'
+            f'font-size="11"><title>{_esc(title)}</title>'
             f'<rect width="{width}" height="{height}" fill="#ffffff"/>{"".join(body)}</svg>')
 
 
-def svg_img(svg: str, alt: str, css_class: str = "chart") -> str:
-    """An <img> showing ``svg``, embedded as a data: URL."""
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<img class="{css_class}" alt="{esc(alt)}" src="data:image/svg+xml;base64,{data}">'
+def data_url(svg: str) -> str:
+    """``svg`` as a ``data:`` URL (base64: nothing in it needs escaping in HTML)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 def _text(x, y, text, anchor="middle", size=11, fill="#1d2330", weight="normal", extra=""):
     return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'fill="{fill}" font-weight="{weight}" {extra}>{esc(text)}</text>')
+            f'fill="{fill}" font-weight="{weight}" {extra}>{_esc(text)}</text>')
 
 
 _POLARITY_COLORS = {"negative": "#c0392b", "neutral": "#7f8c8d", "positive": "#2471a3"}
@@ -168,16 +171,16 @@ def slice_bars_svg(rows: Sequence[SliceRow], overall: SliceRow, noise_floor: Opt
         suffix = " (too small)" if row.small else ""
         body.append(_text(label_w - 8, y, f"{name}  n={row.count}{suffix}", anchor="end",
                           fill="#8a93a3" if row.small else "#1d2330"))
-    maes = [r.candidate.get("mae") for r in rows]
-    finite = [v for v in maes + [overall.candidate.get("mae"), noise_floor, text_only]
+    maes = [r.candidate.get(MAE) for r in rows]
+    finite = [v for v in maes + [overall.candidate.get(MAE), noise_floor, text_only]
               if v is not None and not math.isnan(v)]
     vmax = max(finite + [0.1]) * 1.15
-    refs = [(overall.candidate.get("mae"), "#34495e", "overall"),
+    refs = [(overall.candidate.get(MAE), "#34495e", "overall"),
             (text_only, "#8e44ad", "text alone"),
             (noise_floor, "#c0392b", "noise floor")]
     _bar_panel(body, label_w, top, panel_w, rows, [maes], vmax, ["#5d8aa8"], refs, "MAE",
                lambda v: f"{v:.3f}", lambda v: f"{v:.2f}")
-    acc = [[r.candidate.get("acc2_has0") for r in rows], [r.candidate.get("acc2_non0") for r in rows]]
+    acc = [[r.candidate.get(ACC2_HAS0) for r in rows], [r.candidate.get(ACC2_NON0) for r in rows]]
     _bar_panel(body, label_w + panel_w + gap, top, panel_w, rows, acc, 1.0,
                ["#2e8b57", "#9bbf5a"], [(0.5, "#8a6d00", "chance (balanced)")],
                "Acc-2 %: has0 (dark), non0 (light)", lambda v: f"{100 * v:.1f}",

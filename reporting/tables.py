@@ -2,7 +2,7 @@
 
 :func:`summary` is what ``msa-report`` and the local runner print. The
 column set, number formatting and baseline comparison here are shared with
-the HTML page (:mod:`pipeline.report_html`).
+the HTML page (:mod:`reporting.page`).
 """
 
 from __future__ import annotations
@@ -10,25 +10,22 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-from pipeline.report_data import (NO_BASELINE, OVERALL, REFERENCE_NAMES, Check, Report,
-                                  SliceRow, group_by_family, highest_mae_first, signal_captured)
+from reporting.data import (NO_BASELINE, OVERALL, REFERENCE_NAMES, Check, Report, SliceRow,
+                            group_by_family, highest_mae_first, signal_captured)
+from trainer import metric_names as names
+from trainer.metric_names import HIGHER_IS_BETTER
 
-# Table columns: (metric key, header, kind); "frac" values print as percent.
-COLUMNS = (
-    ("mae", "MAE", "num"),
-    ("corr", "Corr", "num"),
-    ("acc2_has0", "Acc2 has0%", "frac"),
-    ("f1_has0", "F1 has0%", "frac"),
-    ("acc2_non0", "Acc2 non0%", "frac"),
-    ("f1_non0", "F1 non0%", "frac"),
-    ("acc7", "Acc7%", "frac"),
-    ("acc5", "Acc5%", "frac"),
-)
-COMPARED = ("mae", "corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
-            "constant_mae", "mae_gain_over_constant")
-KINDS = {key: kind for key, _, kind in COLUMNS}
-HIGHER_IS_BETTER = {"corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
-                    "mae_gain_over_constant"}
+# Column headers of the quality metrics; "%" is added to the fractions.
+_HEADERS = {names.MAE: "MAE", names.CORR: "Corr", names.ACC2_HAS0: "Acc2 has0",
+            names.F1_HAS0: "F1 has0", names.ACC2_NON0: "Acc2 non0", names.F1_NON0: "F1 non0",
+            names.ACC7: "Acc7", names.ACC5: "Acc5"}
+# What the tables compare with the baseline: quality, then the constant predictor.
+COMPARED = names.QUALITY + (names.CONSTANT_MAE, names.MAE_GAIN)
+# Per metric, how it prints: "frac" values as percent.
+KINDS = {key: "frac" if key in names.FRACTIONS else "num" for key in COMPARED}
+# Slice table columns: (metric key, header, kind).
+COLUMNS = tuple((key, _HEADERS[key] + ("%" if KINDS[key] == "frac" else ""), KINDS[key])
+                for key in names.QUALITY)
 # The console shows at most this many slices of one family unless --all-slices.
 CONSOLE_ROWS_PER_FAMILY = 12
 
@@ -135,7 +132,7 @@ def reference_lines(report: Report) -> List[str]:
     """The model's MAE beside the reference MAEs, and the share of signal captured."""
     overall = report.overall
     refs = []
-    constant = overall.candidate.get("constant_mae")
+    constant = overall.candidate.get(names.CONSTANT_MAE)
     if constant is not None:
         refs.append(f"constant predictor {fmt(constant)}")
     for key, value in report.references.items():
@@ -144,14 +141,14 @@ def reference_lines(report: Report) -> List[str]:
         refs.append(f"noise floor {report.noise_floor:.4f}")
     if not refs:
         return []
-    lines = [f"MAE {fmt(overall.candidate.get('mae'))} | reference MAE: " + ", ".join(refs)]
-    captured = signal_captured(overall.candidate.get("mae"), constant, report.noise_floor)
+    lines = [f"MAE {fmt(overall.candidate.get(names.MAE))} | reference MAE: " + ", ".join(refs)]
+    captured = signal_captured(overall.candidate.get(names.MAE), constant, report.noise_floor)
     if captured is not None:
         line = (f"the model closes {100 * captured:.1f}% of the gap from the constant "
                 "predictor to the noise floor")
         text_only = report.references.get("text_part")
         if text_only is not None:
-            beyond = text_only - overall.candidate.get("mae", math.nan)
+            beyond = text_only - overall.candidate.get(names.MAE, math.nan)
             line += (f"; {abs(beyond):.4f} {'below' if beyond >= 0 else 'above'} what the text "
                      "alone can reach")
         lines.append(line)
