@@ -121,6 +121,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         corr_floor=evaluation_settings.corr_floor,
         min_slice_size=evaluation_settings.min_slice_size,
         beam_pipeline_args=beam_args,
+        **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), cli.tuning_from(args))),
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image))

@@ -32,7 +32,7 @@ TRAINING_FLAGS = {
     "lr_schedule": "lr_schedule", "warmup_fraction": "warmup_fraction",
     "clip_norm": "clip_norm", "loss": "loss", "patience": "early_stopping_patience",
     "min_delta": "early_stopping_min_delta", "mixed_precision": "mixed_precision",
-    "seed": "seed",
+    "seed": "seed", "warm_start": "warm_start",
 }
 
 
@@ -101,6 +101,17 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mixed-precision", default=None, choices=tc.PRECISIONS,
                    help=f"(default {d.mixed_precision}: mixed_float16 on a GPU, else float32)")
     g.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
+    g.add_argument("--warm-start", action="store_const", const=True, default=None,
+                   help="start training from the latest blessed model's weights when its "
+                   "architecture matches (else one line says so and training starts fresh)")
+    g.add_argument("--tune", action="store_true",
+                   help="add TFX's Tuner before the Trainer: a random search over model size, "
+                   "layers, learning rate, dropout and fusion options; flags you set are kept")
+    g.add_argument("--tune-trials", type=int, default=configs.TUNE_TRIALS,
+                   help=f"with --tune: settings tried (default {configs.TUNE_TRIALS}; the first "
+                   "is your own)")
+    g.add_argument("--tune-steps", type=int, default=configs.TUNE_STEPS,
+                   help=f"with --tune: optimizer steps per trial (default {configs.TUNE_STEPS})")
     g.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
                    help="how much worse than the last blessed model's MAE is still blessed")
 
@@ -112,6 +123,18 @@ def train_steps_from(args) -> int:
     if args.train_steps < 1:
         raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
     return args.train_steps
+
+
+def tuning_from(args):
+    """``(trials, steps_per_trial, fixed_fields)`` for create_pipeline; trials 0 = no Tuner."""
+    if not getattr(args, "tune", False):
+        return 0, configs.TUNE_STEPS, ()
+    for flag in ("tune_trials", "tune_steps"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')}: expected >= 1, got {getattr(args, flag)}")
+    fixed = tuple(field for flag, field in TRAINING_FLAGS.items()
+                  if getattr(args, flag, None) is not None)
+    return args.tune_trials, args.tune_steps, fixed
 
 
 def trainer_config_from(args):

@@ -13,6 +13,7 @@ SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "schema.pbtxt")
 # import the installed package instead of a module file staged per run.
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
+TUNER_FN = "trainer.tuning.tuner_fn"
 CUSTOM_METRICS_MODULE = "trainer.tfma_metrics"
 
 # Local defaults (local_runner.py); every one is a flag there.
@@ -23,6 +24,9 @@ TRAIN_STEPS = 2400
 # CMU-MOSI's 1284 train segments at batch 32 (41 steps each).
 SEED_TRAIN_STEPS = 4100
 EVAL_SPLIT = "test"
+# --tune: trials of the search, and optimizer steps per trial.
+TUNE_TRIALS = 8
+TUNE_STEPS = 600
 
 # Blessing: MAE may exceed the last blessed model's by at most this much.
 MAE_CHANGE_TOLERANCE = 0.02

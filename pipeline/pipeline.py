@@ -1,14 +1,19 @@
 """The MSA pipeline definition, shared by the local and Kubeflow runners.
 
 ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator
--> DataGate -> Transform -> Trainer -> Resolver (latest blessed model)
--> Evaluator -> Pusher (blessed, changed models only; atomic).
+-> DataGate -> Transform -> [Tuner] -> Trainer -> Resolver (latest blessed
+model) -> Evaluator -> Pusher (blessed, changed models only; atomic), and
+BulkInferrer (the trained model's predictions for the evaluated split).
+
+Optional: the Tuner (``tune_trials`` > 0) feeds its best hyperparameters to
+the Trainer; ``trainer_config.warm_start`` hands the latest blessed model to
+the Trainer as ``base_model``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2, transform_pb2
@@ -18,6 +23,7 @@ from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
+from trainer import tuning
 from trainer.config import TrainerConfig
 
 
@@ -45,6 +51,9 @@ def create_pipeline(
     enable_cache: bool = True,
     source: Optional[str] = None,
     source_options: Optional[Dict[str, Any]] = None,
+    tune_trials: int = 0,
+    tune_steps: int = configs.TUNE_STEPS,
+    tune_fixed: Sequence[str] = (),
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
@@ -78,21 +87,34 @@ def create_pipeline(
             analyze=["train"], transform=list(contract.SPLITS)))
     transform.add_upstream_node(data_gate)
 
-    trainer = MsaTrainer(
-        run_fn=configs.RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_steps=train_steps,
-        train_splits=["train"],
-        eval_splits=["valid"],
-        custom_config=trainer_config.to_dict()).with_id("Trainer")
-
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+
+    tuner = None
+    if tune_trials:
+        tuner = tfx.components.Tuner(
+            tuner_fn=configs.TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=tune_steps),
+            eval_args=tfx.proto.EvalArgs(splits=["valid"]),
+            custom_config=tuning.tune_config(trainer_config.to_dict(), tune_trials, tune_fixed))
+
+    trainer = MsaTrainer(
+        run_fn=configs.RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        base_model=model_resolver.outputs["model"] if trainer_config.warm_start else None,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        train_steps=train_steps,
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["valid"]),
+        custom_config=trainer_config.to_dict()).with_id("Trainer")
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -110,11 +132,21 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir))
     ).with_id("Pusher")
 
+    # The trained model's scores for the evaluated split, blessed or not: the
+    # report shows them for every evaluated model, as a tracked artifact.
+    bulk_inferrer = tfx.components.BulkInferrer(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        data_spec=tfx.proto.DataSpec(example_splits=[eval_split]),
+        model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
+
+    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                  transform, *([tuner] if tuner else []), model_resolver, trainer, evaluator,
+                  bulk_inferrer, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    transform, trainer, model_resolver, evaluator, pusher],
+        components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],

@@ -75,3 +75,20 @@ def blessing_runs(blessing_data, tmp_path_factory):
         outcome = run_local_runner(["--data-root", blessing_data, "--output-dir", out, *flags])
         runs.append((outcome, latest_run_id(out), serving_snapshot(out)))
     return runs
+
+
+@pytest.fixture(scope="session")
+def tuned_runs(blessing_data, tmp_path_factory):
+    """A ``--tune`` run, then a ``--warm-start`` run from its blessed model (one output dir).
+
+    Both fix ``--word-fusion auto`` so the Tuner leaves the text model's
+    layout alone and the second run's architecture matches the first's.
+    """
+    from tests.runner_util import BLESSING_MODEL_FLAGS, TUNE_FLAGS
+
+    out = str(tmp_path_factory.mktemp("tuned_out"))
+    common = ["--data-root", blessing_data, "--output-dir", out, *BLESSING_MODEL_FLAGS,
+              "--word-fusion", "auto"]
+    tuned = run_local_runner([*common, *TUNE_FLAGS])
+    warm = run_local_runner([*common, "--warm-start"])
+    return tuned, warm

@@ -80,3 +80,7 @@ def serving_snapshot(output_dir: str) -> dict:
         return {}
     return {v: file_digest(os.path.join(root, v), exclude=(MANIFEST,))
             for v in sorted(os.listdir(root))}
+
+# A Tuner small enough for the tests: two trials of 16 steps.
+TUNE_TRIALS = 2
+TUNE_FLAGS = ["--tune", "--tune-trials", str(TUNE_TRIALS), "--tune-steps", "16"]

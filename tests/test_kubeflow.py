@@ -253,3 +253,25 @@ def test_data_root_and_source_are_exclusive(tmp_path):
     assert proc.returncode == 2
     assert "exactly one of --data-root" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tune_and_warm_start_compile_into_the_pipeline(tmp_path):
+    output = str(tmp_path / "tuned.json")
+    proc = run_kubeflow_runner(*base_args(output), "--tune", "--tune-trials", "3",
+                               "--tune-steps", "50", "--warm-start", "--model-dim", "32")
+    assert proc.returncode == 0, proc.stderr
+    job = json.load(open(output))
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert "Tuner" in tasks and "Transform" in tasks["Tuner"].dependent_tasks
+    assert "tfx.components.tuner.executor.Executor" in json.dumps(_executor(spec, "Tuner"))
+    tuner_fn = tasks["Tuner"].inputs.parameters["tuner_fn"].runtime_value.constant_value
+    assert tuner_fn.string_value == "trainer.tuning.tuner_fn"
+    tuner_config = json.loads(
+        tasks["Tuner"].inputs.parameters["custom_config"].runtime_value.constant_value.string_value)
+    assert tuner_config["trials"] == 3 and "model_dim" not in tuner_config["search_space"]
+    trainer_inputs = tasks["Trainer"].inputs.artifacts
+    assert trainer_inputs["hyperparameters"].task_output_artifact.producer_task == "Tuner"
+    # --warm-start: the latest blessed model is the Trainer's base_model
+    assert trainer_inputs["base_model"].task_output_artifact.producer_task.startswith(RESOLVER)
+    assert {"Tuner", RESOLVER} <= {_node_of(t) for t in tasks["Trainer"].dependent_tasks}

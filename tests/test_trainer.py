@@ -50,6 +50,8 @@ def _fn_args(transform_output, tmp_path, policy, steps=6):
         model_run_dir=str(tmp_path / "run"),
         train_steps=steps,
         custom_config=config.to_dict(),
+        base_model=None,
+        hyperparameters=None,
     )
 
 
@@ -144,6 +146,8 @@ def _default_fn_args(transform_output, tmp_path, name, steps=20, **overrides):
         model_run_dir=str(tmp_path / name / "run"),
         train_steps=steps,
         custom_config=config.to_dict(),
+        base_model=None,
+        hyperparameters=None,
     )
 
 

@@ -38,7 +38,9 @@ def resume_dir(fn_args) -> str:
     key = json.dumps({
         "train": sorted(fn_args.train_files), "eval": sorted(fn_args.eval_files),
         "transform": fn_args.transform_output, "config": fn_args.custom_config,
-        "steps": int(fn_args.train_steps)}, sort_keys=True, default=str)
+        "steps": int(fn_args.train_steps), "base_model": getattr(fn_args, "base_model", None),
+        "hyperparameters": getattr(fn_args, "hyperparameters", None)},
+        sort_keys=True, default=str)
     node_dir = os.path.dirname(os.path.dirname(fn_args.model_run_dir.rstrip("/")))
     return os.path.join(node_dir, "_resume", hashlib.sha256(key.encode()).hexdigest()[:16])
 

@@ -64,6 +64,8 @@ class TrainerConfig:
     min_learning_rate: float = 1e-6
     mixed_precision: str = "auto"
     seed: int = 0
+    # start from the latest blessed model's weights (trainer/warm_start.py)
+    warm_start: bool = False
 
     def __post_init__(self):
         _check_choice("preset", self.preset, PRESETS)

@@ -15,6 +15,7 @@ on the next run of the same inputs and ends with the same model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import checkpointing, data, optimization, precision
+from trainer import (checkpointing, data, optimization, precision, progress, tuning,
+                     warm_start)
 from trainer.config import TrainerConfig
 from trainer.export import export_serving_model
 from trainer.keras_model import build_keras_model, compile_model
@@ -64,14 +66,35 @@ class ThroughputMeter(tf.keras.callbacks.Callback):
         return float(np.median(rates)) if rates else 0.0
 
 
+class EpochProgress(tf.keras.callbacks.Callback):
+    """Logs epoch k of n with the train and validation MAE and the epoch's time."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        logging.info(progress.EPOCH_FORMAT, epoch + 1, self.epochs,
+                     float(logs.get("mae", np.nan)), float(logs.get("val_mae", np.nan)),
+                     time.perf_counter() - self._start)
+
+
 def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_steps: int,
-          log_dir: str, resume_dir: Optional[str] = None):
+          log_dir: str, resume_dir: Optional[str] = None, base_model: Optional[str] = None,
+          warm: bool = False, log_epochs: bool = True):
     """Fits a model; returns ``(model, history, meter, policy, resumed_from)``.
 
     ``config`` must have its alignment options resolved. With ``resume_dir``
     every epoch is checkpointed there, and a checkpoint already there is
     resumed from (``resumed_from``: the epochs it had finished, else 0);
-    ``history`` then covers every epoch, before and after the resume.
+    ``history`` then covers every epoch, before and after the resume. With
+    ``warm``, training starts from ``base_model``'s weights when they fit
+    (trainer/warm_start.py). ``log_epochs`` logs one progress line per epoch.
     """
     policy = precision.resolve_policy(config.mixed_precision)
     per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps)
@@ -80,9 +103,24 @@ def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_step
         tf.keras.utils.set_random_seed(config.seed)
         model = build_keras_model(config, policy)
         compile_model(model, config, policy, total_steps)
+        warm_val_mae = None
+        if warm:
+            def val_mae():
+                return float(model.evaluate(data.eval_batches(valid_ds, config.batch_size),
+                                            verbose=0, return_dict=True)["mae"])
+
+            untrained = val_mae() if base_model else None
+            loaded, message = warm_start.apply(model, config, base_model)
+            if loaded:  # where training starts, against a fresh model on the same data
+                warm_val_mae = [val_mae(), untrained]
+                message += (f" (val MAE {warm_val_mae[0]:.4f} before training; an untrained "
+                            f"model's {untrained:.4f})")
+            warm_start.log(message)
         meter = ThroughputMeter(config.batch_size)
         tracked = optimization.callbacks(config, total_steps)
         callbacks = [meter, *tracked]
+        if log_epochs:
+            callbacks.append(EpochProgress(epochs))
         if log_dir:
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
         start, checkpoint = 0, None
@@ -102,15 +140,21 @@ def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_step
             epochs=epochs,
             validation_data=data.eval_batches(valid_ds, config.batch_size),
             callbacks=callbacks,
-            verbose=2,
+            verbose=0,  # EpochProgress logs each epoch
         )
-    history = checkpoint.history if checkpoint else fit.history
+    history = dict(checkpoint.history if checkpoint else fit.history)
+    if warm_val_mae is not None:
+        history["warm_start_val_mae"] = warm_val_mae  # [loaded weights, untrained]
     return model, history, meter, policy, start
 
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     config = TrainerConfig.from_dict(fn_args.custom_config or {})
+    tuned = tuning.best_values(fn_args.hyperparameters)
+    if tuned:  # the Tuner's best hyperparameters replace the runner's settings
+        config = dataclasses.replace(config, **tuned)
+        logging.info("Trainer: using the Tuner's best hyperparameters %s", tuned)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds = data.read_split(fn_args.train_files, tf_transform_output)
     valid_ds = data.read_split(fn_args.eval_files, tf_transform_output)
@@ -127,9 +171,10 @@ def run_fn(fn_args) -> None:
     resume_dir = checkpointing.resume_dir(fn_args)
     model, history, meter, policy, resumed_from = train(
         config, train_ds, valid_ds, train_size, fn_args.train_steps, fn_args.model_run_dir,
-        resume_dir)
+        resume_dir, base_model=fn_args.base_model, warm=config.warm_start)
     train_seconds = time.perf_counter() - started
     export_serving_model(model, config, tf_transform_output, fn_args.serving_model_dir)
+    warm_start.save(model, config, fn_args.serving_model_dir)
 
     val_loss = history.get("val_loss", [])
     summary = {
@@ -144,6 +189,10 @@ def run_fn(fn_args) -> None:
         "train_seconds": round(train_seconds, 2),
         "train_examples_per_sec": meter.steady_state(),
         "train_examples_per_sec_by_epoch": meter.per_epoch,
+        "history": {k: [float(v) for v in history[k]] for k in (
+            "mae", "val_mae", "loss", "val_loss", "warm_start_val_mae") if k in history},
+        "tuned_hyperparameters": tuned,
+        "base_model": fn_args.base_model if config.warm_start else None,
         "config": config.to_dict(),
     }
     tf.io.gfile.makedirs(fn_args.model_run_dir)

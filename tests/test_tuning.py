@@ -1,0 +1,156 @@
+"""The Tuner (``--tune``) and warm start (``--warm-start``), run for real.
+
+One output folder: a tuned run (TFX Tuner -> best_hyperparameters -> the
+Trainer), then a warm-started run from the model the first one blessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline import configs, results
+from tests.runner_util import TUNE_TRIALS
+
+
+def _store(output_dir):
+    return results.open_store(configs.metadata_path(output_dir))
+
+
+def _summary(store, model_run_id=None):
+    runs = store.get_artifacts_by_type("ModelRun")
+    run = runs[-1] if model_run_id is None else next(a for a in runs if a.id == model_run_id)
+    with open(os.path.join(run.uri, "training_summary.json")) as f:
+        return json.load(f)
+
+
+def _inputs(store, execution_id, key):
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.INPUT
+              and any(s.key == key for s in e.path.steps if s.HasField("key"))]
+    return [e.artifact_id for e in events]
+
+
+def _trainer_executions(store):
+    types = {t.id: t.name for t in store.get_execution_types()}
+    return [e for e in store.get_executions() if types[e.type_id].endswith("MsaTrainer")]
+
+
+def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_runs):
+    tuned, _ = tuned_runs
+    assert tuned.returncode == 0, tuned.console
+    store = _store(tuned.output_dir)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    tuner = [e for e in store.get_executions() if types[e.type_id].endswith(".Tuner")]
+    assert len(tuner) == 1 and tuner[0].last_known_state == metadata_store_pb2.Execution.COMPLETE
+    best = store.get_artifacts_by_type("HyperParameters")
+    assert len(best) == 1
+    with open(os.path.join(best[0].uri, "best_hyperparameters.txt")) as f:
+        best_values = json.load(f)["values"]
+    # the search left the flags the user set alone
+    assert {"learning_rate", "dropout_rate"} <= set(best_values)
+    assert not {"model_dim", "n_layers_mod", "word_fusion"} & set(best_values)
+    # the Trainer consumed that artifact and trained with its values
+    trainer = _trainer_executions(store)[0]
+    assert _inputs(store, trainer.id, "hyperparameters") == [best[0].id]
+    summary = _summary(store)
+    assert summary["tuned_hyperparameters"] == best_values
+    for name, value in best_values.items():
+        assert summary["config"][name] == value, name
+    # the console shows each trial as it ends, and the trials table at the end
+    trials = re.findall(r"trial (\d)/(\d)  val MAE (\d+\.\d{4})", tuned.console)
+    assert [(k, n) for k, n, _ in trials] == [(str(i + 1), str(TUNE_TRIALS))
+                                             for i in range(TUNE_TRIALS)], tuned.console
+    assert "using the Tuner's best hyperparameters" in tuned.console
+    table = tuned.console[tuned.console.index("tuning trials"):]
+    best_score = min(float(score) for _, _, score in trials)
+    assert f"{best_score:.4f}" in table.splitlines()[1], table
+
+
+def test_warm_start_begins_where_the_blessed_model_ended(tuned_runs):
+    tuned, warm = tuned_runs
+    assert warm.returncode == 0, warm.console
+    assert re.search(r"verdict: BLESSED", tuned.console), \
+        "precondition: the tuned run's model is blessed, so it is the warm start's base"
+    assert "warm start: from the blessed model" in warm.console, warm.console
+    store = _store(warm.output_dir)
+    trainers = sorted(_trainer_executions(store), key=lambda e: e.id)
+    assert len(trainers) == 2
+    base_model = store.get_artifacts_by_type("Model")[0]
+    assert _inputs(store, trainers[1].id, "base_model") == [base_model.id]
+    runs = sorted(store.get_artifacts_by_type("ModelRun"), key=lambda a: a.id)
+    base, started = _summary(store, runs[0].id), _summary(store, runs[1].id)
+    loaded, untrained = started["history"]["warm_start_val_mae"]
+    # the loaded weights score what the base model scored at the epoch it kept
+    # (early stopping restores its best epoch), on the same validation data
+    assert min(abs(loaded - v) for v in base["history"]["val_mae"]) < 1e-4, (
+        loaded, base["history"]["val_mae"])
+    # after its first epoch the model is still near the base, far from an untrained one
+    first = started["history"]["val_mae"][0]
+    assert abs(first - loaded) < abs(untrained - loaded) / 2, (first, loaded, untrained)
+
+
+def _model(tmp_path, **settings):
+    from trainer.config import TrainerConfig
+    from trainer.keras_model import build_keras_model
+
+    config = TrainerConfig(architecture="text_only", num_heads=2, **settings) \
+        .resolve_alignment(True)
+    return build_keras_model(config, "float32"), config
+
+
+def test_warm_start_loads_matching_weights_and_refuses_others(tmp_path):
+    from trainer import warm_start
+
+    base, base_config = _model(tmp_path, model_dim=16)
+    serving = str(tmp_path / "model" / "Format-Serving")
+    warm_start.save(base, base_config, serving)
+
+    same, same_config = _model(tmp_path, model_dim=16, dropout_rate=0.1)
+    loaded, message = warm_start.apply(same, same_config, serving)
+    assert loaded and message.startswith("warm start: from the blessed model"), message
+    for got, want in zip(same.get_weights(), base.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+    wider, wider_config = _model(tmp_path, model_dim=32)
+    before = [w.copy() for w in wider.get_weights()]
+    loaded, message = warm_start.apply(wider, wider_config, serving)
+    assert not loaded and "differs from this run's" in message and "from scratch" in message
+    assert "\n" not in message
+    for got, want in zip(wider.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+
+    assert warm_start.apply(wider, wider_config, None) == (
+        False, "warm start: no blessed model yet; training from scratch")
+    loaded, message = warm_start.apply(wider, wider_config, str(tmp_path / "old" / "Format-Serving"))
+    assert not loaded and "has no saved weights" in message
+
+
+def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_settings(tmp_path):
+    from trainer import tuning
+    from trainer.config import TrainerConfig
+
+    start = TrainerConfig(num_heads=3, model_dim=48).to_dict()
+    custom = tuning.tune_config(start, trials=4, fixed=("learning_rate", "num_heads"))
+    space = custom["search_space"]
+    assert "learning_rate" not in space and "dropout_rate" in space
+    assert all(d % 3 == 0 for d in space["model_dim"])  # divisible by the head count
+    with pytest.raises(ValueError, match="--tune-trials"):
+        tuning.tune_config(start, trials=0)
+    # the first trial is the starting point, the rest differ from it
+    oracle = tuning._oracle(space, start, trials=4, seed=0)
+    oracle._set_project_dir(str(tmp_path), "t")  # what the Tuner does with its oracle
+    first = oracle.create_trial("t")
+    assert first.hyperparameters.values == {k: start[k] for k in space}
+    oracle.end_trial(first)
+    second = oracle.create_trial("t")
+    assert second.hyperparameters.values != first.hyperparameters.values
+    assert tuning.best_values({"values": {"dropout_rate": 0.3}}) == {"dropout_rate": 0.3}
+    with pytest.raises(ValueError, match="unknown setting"):
+        tuning.best_values({"values": {"dropuot": 0.3}})
