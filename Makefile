@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench bench-eval bench-convert bench-model report
+.PHONY: venv run test bench bench-eval bench-convert bench-model report tensorboard
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ run: $(STAMP)
 # `make report OUTPUT_DIR=...` for another.
 report: $(STAMP)
 	$(PY) -m reporting.report $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)")
+
+# Serves the latest run's training logs (the newest Trainer's ModelRun);
+# `make tensorboard OUTPUT_DIR=... PORT=...` for another run or port.
+tensorboard: $(STAMP)
+	$(PY) -m pipeline.tensorboard $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)") $(if $(PORT),--port $(PORT))
 
 # The report's browser test needs headless Chromium (Debian's package; the
 # script installs it only when missing).

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-workers", type=int, default=1,
                    help="DirectRunner multi_processing workers when > 1")
     p.add_argument("--no-cache", action="store_true", help="rerun every component")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show the libraries' logs on the console (always in run.log)")
     cli.add_source_flags(p)
     cli.add_training_flags(p)
     blessing.add_evaluation_flags(p)
@@ -168,6 +170,19 @@ def interrupted(signame: str, component, output_dir: str, served_before, console
     return EXIT_INTERRUPTED
 
 
+def training_logs_line(output_dir: str) -> str:
+    """The command that opens this run's training curves in TensorBoard."""
+    import shlex
+
+    from pipeline import tensorboard
+
+    try:
+        logdir = tensorboard.latest_logs(output_dir)
+    except LookupError:
+        return ""
+    return f"  training curves: {shlex.join(tensorboard.command(logdir))}\n"
+
+
 def run(args, output_dir: str, stale) -> int:
     """The run itself, with the output folder held."""
     log_path = os.path.join(output_dir, "run.log")
@@ -177,10 +192,11 @@ def run(args, output_dir: str, stale) -> int:
     interrupt = InterruptSignal()
     interrupt.install()
     # Everything heavy is imported inside: their import-time warnings go to the log.
-    with console_lib.quiet_libraries(log_path) as (console, progress):
+    with console_lib.quiet_libraries(log_path, args.verbose) as (console, progress):
         recover(output_dir, stale, console)
         try:
             config = cli.trainer_config_from(args)
+            tuning = cli.tuning_from(args)
             evaluation_settings = blessing.settings_from(args)
             source = source_options = None
             if args.source:  # the source's dims replace --text-dim and the defaults
@@ -199,7 +215,7 @@ def run(args, output_dir: str, stale) -> int:
         from tfx import v1 as tfx
 
         from components import msa_pusher
-        from pipeline import results
+        from pipeline import failures
         from pipeline.pipeline import create_pipeline
 
         console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
@@ -224,6 +240,7 @@ def run(args, output_dir: str, stale) -> int:
                 enable_cache=not args.no_cache,
                 source=source,
                 source_options=source_options,
+                **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), tuning)),
             )
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except (KeyboardInterrupt, Exception) as err:
@@ -234,7 +251,7 @@ def run(args, output_dir: str, stale) -> int:
             if interrupt.received or isinstance(err, KeyboardInterrupt):
                 return interrupted(interrupt.received or "SIGINT", progress.current,
                                    output_dir, served_before, console)
-            console.write(f"error: {results.failure_reason(err)}\n"
+            console.write(f"error: {failures.failure_reason(err)}\n"
                           f"(full traceback in {log_path}; nothing was pushed)\n")
             return 1
         console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
@@ -245,6 +262,7 @@ def run(args, output_dir: str, stale) -> int:
         except LookupError as err:
             console.write(f"  no evaluation to summarise: {err}\n")
         console.write(f"  charts and all slices: msa-report --output-dir {output_dir}\n")
+        console.write(training_logs_line(output_dir))
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Library output (TensorFlow, Beam, absl, warnings, worker processes) goes to
 a log file; the console gets one line per component as it starts and
-finishes, with wall time, then the results.
+finishes, with wall time, the Trainer's epochs and the Tuner's trials as
+they finish (trainer/progress.py), then the results. With ``verbose`` the
+library output also reaches the console (it is still written to the log).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import warnings
 from typing import Dict, List, Optional, TextIO
+
+from trainer import progress as trainer_progress
 
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
@@ -51,9 +56,18 @@ class ComponentProgress(logging.Handler):
         elif _CACHED.search(message):
             self._cached = True
         elif match := _RESUMED.search(message):
-            self.out.write(f"  {'':<32} resuming from epoch {match.group(1)} of "
-                           f"{match.group(2)} (checkpoint of an interrupted run)\n")
-            self.out.flush()
+            self._detail(f"resuming from epoch {match.group(1)} of {match.group(2)} "
+                         "(checkpoint of an interrupted run)")
+        elif match := trainer_progress.EPOCH_PATTERN.search(message):
+            k, n, train_mae, val_mae, seconds = match.groups()
+            self._detail(f"epoch {k:>{len(n)}}/{n}  train MAE {train_mae}  val MAE {val_mae}  "
+                         f"{float(seconds):.1f} s")
+        elif match := trainer_progress.TRIAL_PATTERN.search(message):
+            k, n, val_mae, seconds, values = match.groups()
+            self._detail(f"trial {k:>{len(n)}}/{n}  val MAE {val_mae}  {float(seconds):.0f} s  "
+                         f"{values}")
+        elif match := trainer_progress.NOTICE_PATTERN.search(message):
+            self._detail(match.group(1))
         elif (match := _FINISHED.search(message)) and match.group(1) == self._current:
             seconds = time.perf_counter() - self._start
             status = "cached" if self._cached else "done"
@@ -63,13 +77,27 @@ class ComponentProgress(logging.Handler):
             self.out.flush()
             self._current = None
 
+    def _detail(self, text: str) -> None:
+        """A line under the running component."""
+        self.out.write(f"  {'':<32} {text}\n")
+        self.out.flush()
+
+
+def _tee(source_fd: int, targets) -> None:
+    """Copies everything read from ``source_fd`` to each of ``targets`` (fds)."""
+    while chunk := os.read(source_fd, 65536):
+        for fd in targets:
+            os.write(fd, chunk)
+    os.close(source_fd)
+
 
 @contextlib.contextmanager
-def quiet_libraries(log_path: str):
+def quiet_libraries(log_path: str, verbose: bool = False):
     """Sends fds 1/2, Python logging and warnings to ``log_path``.
 
-    Yields ``(console, progress)``: a stream on the real terminal, and the
-    progress handler (its ``timings`` list the components that ran).
+    With ``verbose`` they go to the console as well. Yields
+    ``(console, progress)``: a stream on the real terminal, and the progress
+    handler (its ``timings`` list the components that ran).
     """
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     sys.stdout.flush()
@@ -77,14 +105,23 @@ def quiet_libraries(log_path: str):
     saved_out, saved_err = os.dup(1), os.dup(2)
     console = os.fdopen(os.dup(saved_out), "w", buffering=1)
     log_file = open(log_path, "a", buffering=1)
+    tee = None
+    if verbose:  # a pipe read by a thread that writes to the log and the terminal
+        read_end, target = os.pipe()
+        tee = threading.Thread(target=_tee, args=(read_end, (log_file.fileno(), saved_err)),
+                               daemon=True)
+        tee.start()
+    else:
+        target = log_file.fileno()
     # Redirecting the file descriptors also catches C++ logs and the output
     # of Beam worker processes, which Python-level redirection would miss.
-    os.dup2(log_file.fileno(), 1)
-    os.dup2(log_file.fileno(), 2)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    sink = os.fdopen(os.dup(target), "w", buffering=1) if verbose else log_file
 
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
-    file_handler = logging.StreamHandler(log_file)
+    file_handler = logging.StreamHandler(sink)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     progress = ComponentProgress(console)
     root.handlers = [file_handler, progress]
@@ -108,6 +145,10 @@ def quiet_libraries(log_path: str):
         root.handlers, root.level = saved_handlers, saved_level
         os.dup2(saved_out, 1)
         os.dup2(saved_err, 2)
+        if tee is not None:  # the last write ends close: the thread reads EOF
+            sink.close()
+            os.close(target)
+            tee.join(timeout=10)
         os.close(saved_out)
         os.close(saved_err)
         log_file.close()

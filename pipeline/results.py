@@ -12,16 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
-import traceback
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.data_gate import DataGateError
 from components.msa_pusher import OUTCOME_KEY, SERVED_VERSION_KEY
-from msa_data.contract import ContractError
 
 
 @dataclasses.dataclass
@@ -42,7 +38,8 @@ def open_store(metadata_path: str, writable: bool = False) -> metadata_store.Met
     return metadata_store.MetadataStore(config)
 
 
-def _newest(store, type_name: str, predicate=lambda a: True):
+def newest_artifact(store, type_name: str, predicate=lambda a: True):
+    """The newest live artifact of ``type_name`` (None when there is none)."""
     try:
         artifacts = store.get_artifacts_by_type(type_name)
     except Exception:  # type not registered yet: the component never ran
@@ -73,9 +70,9 @@ def latest(metadata_path: str) -> RunResult:
     import tensorflow_model_analysis as tfma
 
     store = open_store(metadata_path)
-    evaluation = _newest(store, "ModelEvaluation")
+    evaluation = newest_artifact(store, "ModelEvaluation")
     # The newest Pusher output says whether *this* run pushed.
-    pushed = _newest(store, "PushedModel")
+    pushed = newest_artifact(store, "PushedModel")
     if pushed is not None and pushed.custom_properties["pushed"].int_value != 1:
         pushed = None
     metrics, blessed, failed = {}, None, []
@@ -116,6 +113,12 @@ class RunEvaluation:
     # Pusher output, or one from before MsaPusher), and the version served after it.
     push_outcome: Optional[str] = None
     served_version: Optional[str] = None
+    # The run's BulkInferrer output for the evaluated model (PredictionLogs of
+    # the evaluated split), the Trainer's ModelRun (TensorBoard logs), and the
+    # Tuner's results when the run tuned.
+    inference_uri: Optional[str] = None
+    model_run_uri: Optional[str] = None
+    tuner_results_uri: Optional[str] = None
 
 
 def pipeline_runs(store) -> list:
@@ -193,6 +196,28 @@ def _push_result(store, run_context, blessing) -> Tuple[Optional[str], Optional[
     return None, None, None
 
 
+def _run_output(store, run_context, output_key: str, input_key: Optional[str] = None,
+                input_id: Optional[int] = None):
+    """The newest ``output_key`` artifact written in ``run_context``.
+
+    With ``input_key``, only by an execution that read artifact ``input_id`` there.
+    """
+    for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: -e.id):
+        outputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+        if not outputs.get(output_key):
+            continue
+        if input_key is not None:
+            inputs = _events_by_key(store, execution.id, metadata_store_pb2.Event.INPUT)
+            if input_id not in {a.id for a in inputs.get(input_key, [])}:
+                continue
+        return outputs[output_key][0]
+    return None
+
+
+def _uri(artifact) -> Optional[str]:
+    return artifact.uri if artifact is not None else None
+
+
 def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
     """The Evaluator execution of pipeline run ``run`` (a run id, or ``latest``).
 
@@ -248,26 +273,7 @@ def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
         pushed_destination=pushed_destination,
         push_outcome=push_outcome,
         served_version=served_version,
+        inference_uri=_uri(_run_output(store, context, "inference_result", "model", model.id)),
+        model_run_uri=_uri(_run_output(store, context, "model_run")),
+        tuner_results_uri=_uri(_run_output(store, context, "tuner_results")),
     )
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A one-line reason for a failed run, from our own errors if any."""
-    seen, current = set(), exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (DataGateError, ContractError)):
-            return str(current).splitlines()[0]
-        current = current.__cause__ or current.__context__
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    if "No space left on device" in text:
-        where = re.search(r"(/\S+?)[;:,]? No space left on device", text)
-        return ("No space left on device" + (f" writing {where.group(1)}" if where else "")
-                + "; free space under --output-dir and rerun (finished components are reused)")
-    for marker in ("contract violation:", "DataGateError:"):
-        at = text.find(marker)
-        if at >= 0:
-            line = text[at:].splitlines()[0]
-            return line.replace("\\'", "'").split(" [[")[0].strip()
-    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 
@@ -17,7 +18,7 @@ from pipeline import configs
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-              "Evaluator", "Pusher")
+              "Evaluator", "BulkInferrer", "Pusher")
 
 
 def _store(output_dir):
@@ -127,3 +128,75 @@ def test_training_summary_is_written(pipeline_runs):
     # TensorBoard logs live beside it
     assert glob.glob(os.path.join(os.path.dirname(summaries[0]), "**", "events.out.tfevents*"),
                      recursive=True)
+
+
+def test_console_shows_training_progress_and_the_tensorboard_command(pipeline_runs):
+    first, _ = pipeline_runs
+    lines = first.console.splitlines()
+    epochs = [m for m in (re.search(r"epoch +(\d+)/(\d+)  train MAE (\S+)  val MAE (\S+)  "
+                                    r"(\S+) s$", ln) for ln in lines) if m]
+    assert epochs, first.console
+    assert [int(m.group(1)) for m in epochs] == list(range(1, len(epochs) + 1))
+    assert all(float(m.group(3)) >= 0 and float(m.group(4)) >= 0 for m in epochs)
+    # the epoch lines sit between the Trainer's start and finish lines
+    start = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["Trainer", "running"])
+    end = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["Trainer", "done"])
+    first_epoch = next(i for i, ln in enumerate(lines) if "epoch" in ln and "train MAE" in ln)
+    assert start < first_epoch < end
+    board = re.search(r"training curves: (\S*tensorboard) --logdir (\S+)", first.console)
+    assert board, first.console
+    assert glob.glob(os.path.join(board.group(2), "**", "events.out.tfevents*"), recursive=True)
+
+
+def test_bulk_inferrer_scores_match_the_serving_signature(pipeline_runs):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    first, _ = pipeline_runs
+    store = _store(first.output_dir)
+    results = store.get_artifacts_by_type("InferenceResult")
+    assert len(results) == 1, "one BulkInferrer output over both runs (the second is cached)"
+    model_uri = store.get_artifacts_by_type("Model")[-1].uri
+    serve = tf.saved_model.load(os.path.join(model_uri, "Format-Serving")).signatures[
+        "serving_default"]
+    files = glob.glob(os.path.join(results[0].uri, "*"))
+    assert files
+    logged, examples = [], []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        examples.extend(log.predict_log.request.inputs["examples"].string_val)
+        logged.extend(log.predict_log.response.outputs["sentiment"].float_val)
+    assert len(logged) == len(examples) == 60  # every test example of the tiny data
+    scores = serve(examples=tf.constant(examples))["sentiment"].numpy().reshape(-1)
+    np.testing.assert_allclose(logged, scores, rtol=0, atol=1e-5)
+
+
+def test_make_tensorboard_serves_the_latest_training_logs(pipeline_runs):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    first, _ = pipeline_runs
+    printed = re.search(r"training curves: (.*)$", first.console, re.M).group(1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.tensorboard", "--output-dir",
+                             first.output_dir, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        command = proc.stdout.readline().strip()
+        assert command == f"{printed} --port {port}"
+        deadline, runs = time.time() + 60, None
+        while time.time() < deadline and runs is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5) as r:
+                    runs = json.loads(r.read())
+            except OSError:
+                time.sleep(1)
+        assert runs, "TensorBoard did not answer"
+        assert any(run.startswith(("train", "validation")) for run in runs), runs
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
