@@ -32,9 +32,9 @@ run: $(STAMP)
 
 # The latest run's HTML report (msa-report; it prints the page's path). The
 # default output folder is msa-report's own (outputs/, where `make run` writes);
-# `make report OUTPUT_DIR=...` for another.
+# `make report OUTPUT_DIR=... RUN=<run id>` for another folder or run.
 report: $(STAMP)
-	$(PY) -m reporting.report $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)")
+	$(PY) -m reporting.report $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)") $(if $(RUN),--run "$(RUN)")
 
 # Serves the latest run's training logs (the newest Trainer's ModelRun);
 # `make tensorboard OUTPUT_DIR=... PORT=...` for another run or port.

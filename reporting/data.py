@@ -2,9 +2,10 @@
 
 The Evaluator's TFMA output read into :class:`SliceRow` objects (candidate,
 baseline and candidate-minus-baseline metrics per slice, plus the 7-class
-confusion matrix), the noise floor of the built-in data, and per-example
-predictions of the evaluated model (:func:`predict`). The run itself is found
-through ML Metadata by :func:`pipeline.results.run_evaluation`.
+confusion matrix), the noise floor of the built-in data, and the containers
+for per-example predictions (read by :mod:`reporting.predictions`) and the
+Tuner's trials (:mod:`reporting.tuning`). The run itself is found through ML
+Metadata by :func:`pipeline.results.run_evaluation`.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class Report:
     # Reference MAEs from the built-in data's known function (test split only).
     references: Dict[str, float] = dataclasses.field(default_factory=dict)
     notes: List[str] = dataclasses.field(default_factory=list)
+    # The Tuner's trials, best first (reporting.tuning.Trial); empty when the run did not tune.
+    trials: list = dataclasses.field(default_factory=list)
 
     @property
     def overall(self) -> SliceRow:
@@ -269,30 +272,3 @@ def signal_captured(model_mae: float, constant_mae: Optional[float],
     if model_mae is None or math.isnan(model_mae):
         return None
     return (constant_mae - model_mae) / (constant_mae - floor)
-
-
-def predict(run_eval: RunEvaluation, split: str, batch_size: int = 256) -> Predictions:
-    """Runs the evaluated model's serving signature on the evaluated split."""
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    from tfx.utils import path_utils
-
-    from msa_data import contract
-    from trainer import msa_metrics
-
-    model = tf.saved_model.load(path_utils.serving_model_path(run_eval.model_uri))
-    serve = model.signatures["serving_default"]
-    # TFX's Examples layout: one Split-<name> folder per split.
-    files = sorted(tf.io.gfile.glob(os.path.join(run_eval.examples_uri, f"Split-{split}", "*")))
-    if not files:
-        raise LookupError(f"no examples for split {split!r} under {run_eval.examples_uri}")
-    compression = "GZIP" if files[0].endswith(".gz") else ""
-    labels, predictions = [], []
-    spec = {contract.LABEL: tf.io.FixedLenFeature([], tf.float32)}
-    for batch in tf.data.TFRecordDataset(files, compression_type=compression).batch(batch_size):
-        labels.append(tf.io.parse_example(batch, spec)[contract.LABEL].numpy())
-        output = serve(examples=batch)
-        predictions.append(np.asarray(next(iter(output.values()))).reshape(-1))
-    y = np.concatenate(labels).astype(np.float64)
-    p = np.concatenate(predictions).astype(np.float64)
-    return Predictions(y, p, msa_metrics.evaluate(y, p)[MAE])

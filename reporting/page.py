@@ -21,6 +21,7 @@ from reporting import charts
 from reporting.data import NO_BASELINE, Report, SliceRow, group_by_family, highest_mae_first
 from reporting.tables import (COLUMNS, KINDS, check_value, compared_rows, fmt, pushed_text,
                               reference_lines)
+from reporting.tuning import trial_columns
 from trainer import msa_metrics
 
 # Per family, at most this many bars (the highest MAE first) in a chart.
@@ -69,7 +70,9 @@ def render(report: Report) -> str:
         pushed=pushed_text(report.run), references=reference_lines(report),
         compared=compared_rows(report), no_baseline=NO_BASELINE, scatter=scatter,
         confusion=confusion, families=_families(report),
-        text_only=report.references.get("text_part"), definitions=msa_metrics.DEFINITIONS)
+        text_only=report.references.get("text_part"), definitions=msa_metrics.DEFINITIONS,
+        trial_columns=trial_columns(report.trials),
+        missing_predictions=any(n.startswith("no scatter plot") for n in report.notes))
 
 
 def write(report: Report, path: str) -> str:

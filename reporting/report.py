@@ -21,12 +21,15 @@ and Acc-2 with example counts and, for the built-in data, the noise floor.
 
 The confusion matrix is the Evaluator's (``confusion_matrix_7``). The
 scatter plot needs per-example predictions, which the Evaluator does not
-keep: the report runs the evaluated model's ``serving_default`` signature on
-the evaluated split (the same Examples artifact the Evaluator read) and
-checks that its MAE reproduces the Evaluator's. ``--no-predictions`` skips
-this (no TensorFlow model is loaded; the scatter plot is left out).
+keep: the pipeline's BulkInferrer writes them (the evaluated model's
+``serving_default`` on the evaluated split) as a tracked InferenceResult,
+and the report reads them from there and checks that their MAE reproduces
+the Evaluator's. ``--no-predictions`` skips this (the scatter plot is left
+out). When the run tuned, the Tuner's trials are shown too.
 
-The parts: :mod:`reporting.data` (slices, noise floor, predictions),
+The parts: :mod:`reporting.data` (slices, noise floor),
+:mod:`reporting.predictions` (the BulkInferrer's output),
+:mod:`reporting.tuning` (the Tuner's trials),
 :mod:`reporting.checks` (blessing thresholds and verdicts),
 :mod:`reporting.tables` (the text) and :mod:`reporting.page` (the page, from
 ``templates/report.html.j2``; charts in :mod:`reporting.charts`).
@@ -43,8 +46,9 @@ from pipeline import configs
 # The report's parts, re-exported: other code and tests use them as report.X.
 from reporting.checks import blessing_checks, min_slice_size, parse_eval_config
 from reporting.data import (NO_BASELINE, OVERALL, Check, Predictions, Report, SliceKey, SliceRow,
-                            import_tfma, noise_floor, predict, read_slices, reference_maes,
-                            sort_rows)
+                            import_tfma, noise_floor, read_slices, reference_maes, sort_rows)
+from reporting.predictions import read_predictions
+from reporting.tuning import read_trials
 from reporting.tables import (COLUMNS, COMPARED, CONSOLE_ROWS_PER_FAMILY, HIGHER_IS_BETTER, KINDS,
                               baseline_text, check_line, compared_rows, fmt, slice_table, summary,
                               verdict_text)
@@ -54,7 +58,7 @@ __all__ = [
     "COLUMNS", "COMPARED", "CONSOLE_ROWS_PER_FAMILY", "HIGHER_IS_BETTER", "KINDS", "NO_BASELINE",
     "OVERALL", "Check", "Predictions", "Report", "SliceKey", "SliceRow", "baseline_text",
     "blessing_checks", "build_parser", "check_line", "compared_rows", "fmt", "load", "main",
-    "predict", "read_slices", "slice_table", "sort_rows", "summary", "verdict_text",
+    "read_predictions", "read_slices", "slice_table", "sort_rows", "summary", "verdict_text",
 ]
 
 
@@ -83,17 +87,22 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
                                run_eval.baseline_model_uri is not None),
         validation_ok=bool(validation.validation_ok),
         min_slice_size=min_slice_size(eval_config),
-        noise_floor=floor, noise_floor_path=floor_path, references=references)
+        noise_floor=floor, noise_floor_path=floor_path, references=references,
+        trials=read_trials(run_eval.tuner_results_uri))
     if run_eval.blessed is not None and run_eval.blessed != report.validation_ok:
         report.notes.append("warning: the ModelBlessing artifact and TFMA's validation result "
                             "disagree")
     if predictions:
-        report.predictions = predict(run_eval, split)
+        try:
+            report.predictions = read_predictions(run_eval)
+        except LookupError as err:
+            report.notes.append(f"no scatter plot: {err}")
+            return report
         mae = overall.candidate.get(MAE, math.nan)
         gap = abs(report.predictions.mae_recomputed - mae)
         if not gap <= 1e-4:
             report.notes.append(
-                f"warning: MAE from the report's own predictions ({report.predictions.mae_recomputed:.5f}) "
+                f"warning: MAE from the BulkInferrer's predictions ({report.predictions.mae_recomputed:.5f}) "
                 f"differs from the Evaluator's ({mae:.5f})")
     return report
 

@@ -175,5 +175,9 @@ def summary(report: Report, all_slices: bool = False) -> str:
     head.extend(f"  {line}" for line in reference_lines(report))
     parts = ["\n".join(head), slice_table(report, all_slices), verdict_text(report),
              baseline_text(report), f"  pushed model: {pushed_text(run)}"]
+    if report.trials:
+        from reporting.tuning import trials_text
+
+        parts.append(trials_text(report.trials))
     parts.extend(f"  {n}" for n in report.notes)
     return "\n".join(parts) + "\n"

@@ -175,7 +175,7 @@ def test_evaluator_numbers_match_the_reference_on_the_model_predictions(blessing
     ev = _evaluation(blessing_runs[2])
     rows = report.read_slices(ev.evaluation_uri)
     overall = next(r for r in rows if not r.key)
-    pred = report.predict(ev, "test")
+    pred = report.read_predictions(ev)  # the BulkInferrer's InferenceResult
     assert len(pred.labels) == overall.count
     want = reference(pred.labels, pred.predictions)
     assert_matches(overall.candidate, want, tol=1e-5)

@@ -68,9 +68,10 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
     assert [(k, n) for k, n, _ in trials] == [(str(i + 1), str(TUNE_TRIALS))
                                              for i in range(TUNE_TRIALS)], tuned.console
     assert "using the Tuner's best hyperparameters" in tuned.console
-    table = tuned.console[tuned.console.index("tuning trials"):]
-    best_score = min(float(score) for _, _, score in trials)
-    assert f"{best_score:.4f}" in table.splitlines()[1], table
+    table = tuned.console[tuned.console.index("tuning trials"):].splitlines()
+    best_score, best_trial = min((float(score), k) for k, _, score in trials)
+    assert table[2].split()[:2] == [best_trial, f"{best_score:.4f}"], table
+    assert len(table) >= 2 + TUNE_TRIALS
 
 
 def test_warm_start_begins_where_the_blessed_model_ended(tuned_runs):
@@ -154,3 +155,25 @@ def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_setting
     assert tuning.best_values({"values": {"dropout_rate": 0.3}}) == {"dropout_rate": 0.3}
     with pytest.raises(ValueError, match="unknown setting"):
         tuning.best_values({"values": {"dropuot": 0.3}})
+
+
+def test_make_report_writes_the_page_with_the_trials(tuned_runs):
+    import subprocess
+
+    from tests.runner_util import REPO
+
+    tuned, _ = tuned_runs
+    tuned_run = re.search(r"run (\S+): Evaluator", tuned.console).group(1)
+    proc = subprocess.run(["make", "-s", "report", f"OUTPUT_DIR={tuned.output_dir}",
+                           f"RUN={tuned_run}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = re.search(r"report: (\S+\.html)", proc.stdout).group(1)
+    assert page == os.path.join(tuned.output_dir, "report", "index.html")
+    html = open(page, encoding="utf-8").read()
+    assert "<h2>Tuning</h2>" in html
+    section = html[html.index("<h2>Tuning</h2>"):html.index("<h2>Definitions</h2>")]
+    assert section.count("<tr") == 1 + TUNE_TRIALS
+    assert "learning_rate" in section and "dropout_rate" in section
+    # the scatter plot's predictions come from the run's BulkInferrer
+    assert "InferenceResult" in html and "/BulkInferrer/inference_result/" in html
