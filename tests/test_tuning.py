@@ -23,11 +23,13 @@ def _store(output_dir):
     return results.open_store(configs.metadata_path(output_dir))
 
 
-def _summary(store, model_run_id=None):
-    runs = store.get_artifacts_by_type("ModelRun")
-    run = runs[-1] if model_run_id is None else next(a for a in runs if a.id == model_run_id)
-    with open(os.path.join(run.uri, "training_summary.json")) as f:
-        return json.load(f)
+def _summaries(store):
+    """training_summary.json of each Trainer run, oldest first."""
+    out = []
+    for run in sorted(store.get_artifacts_by_type("ModelRun"), key=lambda a: a.id):
+        with open(os.path.join(run.uri, "training_summary.json")) as f:
+            out.append(json.load(f))
+    return out
 
 
 def _inputs(store, execution_id, key):
@@ -57,9 +59,9 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
     assert {"learning_rate", "dropout_rate"} <= set(best_values)
     assert not {"model_dim", "n_layers_mod", "word_fusion"} & set(best_values)
     # the Trainer consumed that artifact and trained with its values
-    trainer = _trainer_executions(store)[0]
+    trainer = min(_trainer_executions(store), key=lambda e: e.id)
     assert _inputs(store, trainer.id, "hyperparameters") == [best[0].id]
-    summary = _summary(store)
+    summary = _summaries(store)[0]
     assert summary["tuned_hyperparameters"] == best_values
     for name, value in best_values.items():
         assert summary["config"][name] == value, name
@@ -85,8 +87,7 @@ def test_warm_start_begins_where_the_blessed_model_ended(tuned_runs):
     assert len(trainers) == 2
     base_model = store.get_artifacts_by_type("Model")[0]
     assert _inputs(store, trainers[1].id, "base_model") == [base_model.id]
-    runs = sorted(store.get_artifacts_by_type("ModelRun"), key=lambda a: a.id)
-    base, started = _summary(store, runs[0].id), _summary(store, runs[1].id)
+    base, started = _summaries(store)
     loaded, untrained = started["history"]["warm_start_val_mae"]
     # the loaded weights score what the base model scored at the epoch it kept
     # (early stopping restores its best epoch), on the same validation data

@@ -6,8 +6,8 @@ Every consumer computes the same numbers from the same code:
   per slice: a CombineFn sums :func:`batch_stats` vectors);
 * the Trainer's validation metrics (:class:`trainer.keras_metrics.MSAMetrics`,
   a streaming Keras metric whose state is the same vector);
-* the report (:mod:`pipeline.report`), which reads the Evaluator's output and
-  recomputes from its own predictions only as a consistency check.
+* the report (:mod:`reporting.report`), which reads the Evaluator's output and
+  recomputes from the BulkInferrer's predictions only as a consistency check.
 
 Definitions (``y`` label, ``p`` prediction; papers on CMU-MOSI/MOSEI)
 =====================================================================
