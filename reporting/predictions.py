@@ -10,15 +10,18 @@ scoring the split again.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.results import RunEvaluation
 from reporting.data import Predictions
 from trainer.metric_names import MAE
 
+if TYPE_CHECKING:  # importing pipeline.results loads TFX; the CLI imports this early
+    from pipeline.results import RunEvaluation
 
-def read_predictions(run_eval: RunEvaluation) -> Predictions:
+
+def read_predictions(run_eval: "RunEvaluation") -> Predictions:
     """Labels and scores from ``run_eval``'s InferenceResult; LookupError if it has none."""
     if not run_eval.inference_uri:
         raise LookupError(f"run {run_eval.run_id} has no BulkInferrer output for model "

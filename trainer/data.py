@@ -46,6 +46,21 @@ def read_split(file_patterns: Union[str, Iterable[str]], tf_transform_output) ->
             .cache())
 
 
+def read_train_and_valid(fn_args, tf_transform_output, who: str):
+    """``(train, valid, train_size)`` from a Trainer's or Tuner's ``fn_args``.
+
+    Both splits are counted once, which fills their caches; an empty train
+    split stops ``who`` (the component) with one line naming the files.
+    """
+    train_ds = read_split(fn_args.train_files, tf_transform_output)
+    valid_ds = read_split(fn_args.eval_files, tf_transform_output)
+    train_size = count(train_ds)
+    if train_size == 0:
+        raise ValueError(f"{who}: the train split {fn_args.train_files} holds no examples")
+    count(valid_ds)
+    return train_ds, valid_ds, train_size
+
+
 def count(dataset: tf.data.Dataset) -> int:
     """Counts examples; on a cached dataset this pass also fills the cache."""
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1).numpy())

@@ -156,12 +156,8 @@ def run_fn(fn_args) -> None:
         config = dataclasses.replace(config, **tuned)
         logging.info("Trainer: using the Tuner's best hyperparameters %s", tuned)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds = data.read_split(fn_args.train_files, tf_transform_output)
-    valid_ds = data.read_split(fn_args.eval_files, tf_transform_output)
-    train_size = data.count(train_ds)
-    if train_size == 0:
-        raise ValueError(f"Trainer: the train split {fn_args.train_files} holds no examples")
-    data.count(valid_ds)
+    train_ds, valid_ds, train_size = data.read_train_and_valid(
+        fn_args, tf_transform_output, "Trainer")
     aligned = data.is_word_aligned(train_ds)
     config = config.resolve_alignment(aligned)
     logging.info("Trainer: data %s word-aligned; shared_positions %s, word_fusion %s",

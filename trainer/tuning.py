@@ -137,11 +137,7 @@ def tuner_fn(fn_args):
     start = TrainerConfig.from_dict(settings["trainer_config"])
     trials = int(settings["trials"])
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_ds = data.read_split(fn_args.train_files, transform_output)
-    valid_ds = data.read_split(fn_args.eval_files, transform_output)
-    train_size = data.count(train_ds)
-    if train_size == 0:
-        raise ValueError(f"Tuner: the train split {fn_args.train_files} holds no examples")
+    train_ds, valid_ds, train_size = data.read_train_and_valid(fn_args, transform_output, "Tuner")
     tuner = _tuner_class()(
         start=start, trials=trials,
         oracle=_oracle(settings["search_space"], start.to_dict(), trials, start.seed),
