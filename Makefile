@@ -10,7 +10,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test bench bench-eval bench-convert bench-model report tensorboard
+.PHONY: venv run test test-fast bench bench-eval bench-convert bench-model report tensorboard
 
 venv: $(STAMP)
 
@@ -45,7 +45,12 @@ tensorboard: $(STAMP)
 # script installs it only when missing).
 test: $(STAMP)
 	scripts/ensure_chromium.sh
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=10
+
+# While developing: everything but the tests marked slow (pipeline runs,
+# long training loops; see tests/conftest.py). `make test` runs them all.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -m "not slow" --durations=10
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.pipeline_benchmark

@@ -110,8 +110,9 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tune-trials", type=int, default=configs.TUNE_TRIALS,
                    help=f"with --tune: settings tried (default {configs.TUNE_TRIALS}; the first "
                    "is your own)")
-    g.add_argument("--tune-steps", type=int, default=configs.TUNE_STEPS,
-                   help=f"with --tune: optimizer steps per trial (default {configs.TUNE_STEPS})")
+    g.add_argument("--tune-steps", type=int, default=None,
+                   help="with --tune: optimizer steps per trial (default: the run's "
+                   "--train-steps; fewer is cheaper but ranks settings by early progress)")
     g.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
                    help="how much worse than the last blessed model's MAE is still blessed")
 
@@ -126,15 +127,19 @@ def train_steps_from(args) -> int:
 
 
 def tuning_from(args):
-    """``(trials, steps_per_trial, fixed_fields)`` for create_pipeline; trials 0 = no Tuner."""
+    """``(trials, steps_per_trial, fixed_fields)`` for create_pipeline; trials 0 = no Tuner.
+
+    Trials train for ``--tune-steps``, by default the run's own step budget.
+    """
+    steps = args.tune_steps if args.tune_steps is not None else train_steps_from(args)
     if not getattr(args, "tune", False):
-        return 0, configs.TUNE_STEPS, ()
-    for flag in ("tune_trials", "tune_steps"):
-        if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')}: expected >= 1, got {getattr(args, flag)}")
+        return 0, steps, ()
+    for flag, value in (("tune-trials", args.tune_trials), ("tune-steps", steps)):
+        if value < 1:
+            raise ValueError(f"--{flag}: expected >= 1, got {value}")
     fixed = tuple(field for flag, field in TRAINING_FLAGS.items()
                   if getattr(args, flag, None) is not None)
-    return args.tune_trials, args.tune_steps, fixed
+    return args.tune_trials, steps, fixed
 
 
 def trainer_config_from(args):

@@ -52,7 +52,7 @@ def create_pipeline(
     source: Optional[str] = None,
     source_options: Optional[Dict[str, Any]] = None,
     tune_trials: int = 0,
-    tune_steps: int = configs.TUNE_STEPS,
+    tune_steps: int = configs.TRAIN_STEPS,
     tune_fixed: Sequence[str] = (),
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.

@@ -14,6 +14,21 @@ import pytest  # noqa: E402
 
 from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner  # noqa: E402
 
+# Tests that need a whole pipeline run (these session fixtures, or one of
+# their own) are marked slow: `make test-fast` leaves them out while
+# developing; `make test` runs everything.
+PIPELINE_FIXTURES = {"pipeline_runs", "blessing_runs", "tuned_runs", "cli_run",
+                     "transform_output", "source_run"}
+# Modules whose tests start their own pipeline runs or long training loops.
+SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = getattr(item.module, "__name__", "").rsplit(".", 1)[-1]
+        if module in SLOW_MODULES or PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):

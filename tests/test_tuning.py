@@ -178,3 +178,20 @@ def test_make_report_writes_the_page_with_the_trials(tuned_runs):
     assert "learning_rate" in section and "dropout_rate" in section
     # the scatter plot's predictions come from the run's BulkInferrer
     assert "InferenceResult" in html and "/BulkInferrer/inference_result/" in html
+
+
+def test_trials_train_for_the_runs_own_budget_unless_told_otherwise():
+    import local_runner
+    from pipeline import cli
+
+    def tuning(*flags):
+        return cli.tuning_from(local_runner.build_parser().parse_args(list(flags)))
+
+    assert tuning() == (0, configs.TRAIN_STEPS, ())
+    assert tuning("--tune") == (configs.TUNE_TRIALS, configs.TRAIN_STEPS, ())
+    assert tuning("--tune", "--train-steps", "300") == (configs.TUNE_TRIALS, 300, ())
+    trials, steps, fixed = tuning("--tune", "--tune-trials", "3", "--tune-steps", "50",
+                                  "--dropout", "0.2")
+    assert (trials, steps, fixed) == (3, 50, ("dropout_rate",))
+    with pytest.raises(ValueError, match="--tune-steps: expected >= 1"):
+        tuning("--tune", "--tune-steps", "0")
