@@ -19,8 +19,11 @@ from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner  # noqa: E402
 # developing; `make test` runs everything.
 PIPELINE_FIXTURES = {"pipeline_runs", "blessing_runs", "tuned_runs", "cli_run",
                      "transform_output", "source_run"}
-# Modules whose tests start their own pipeline runs or long training loops.
-SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume"}
+# Modules whose tests start their own pipeline runs, long training loops, or
+# compile the Kubeflow pipeline in subprocesses. Single tests that start the
+# runner carry @pytest.mark.slow themselves.
+SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume",
+                "test_kubeflow"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -45,6 +45,7 @@ def _assert_stopped_cleanly(outcome, *expected):
     assert not os.path.exists(os.path.join(root, "Transform", "transformed_examples"))
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_missing_data_root(tmp_path):
     missing = str(tmp_path / "nope")
     outcome = run_local_runner(["--data-root", missing, "--output-dir", str(tmp_path / "out")])
@@ -53,6 +54,7 @@ def test_missing_data_root(tmp_path):
     assert len(lines) == 1 and "--data-root" in lines[0] and missing in lines[0], outcome.console
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_data_root_without_splits(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.tfrecord").write_bytes(b"")
@@ -62,6 +64,7 @@ def test_data_root_without_splits(tmp_path):
     assert "['valid', 'test']" in outcome.console
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_dimension_mismatch_names_the_segment(tiny_data, tmp_path):
     def drop_one_audio_value(example):
         del example.features.feature["audio"].float_list.value[-1]
@@ -73,6 +76,7 @@ def test_dimension_mismatch_names_the_segment(tiny_data, tmp_path):
     _assert_stopped_cleanly(outcome, segment, "'audio'", "audio_len x dim")
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
     def label_out_of_range(example):
         example.features.feature[contract.LABEL].float_list.value[0] = 4.5
@@ -90,6 +94,7 @@ def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
     (["--architecture", "lstm"], "--architecture"),
     (["--weight-decay", "-0.1"], "--weight-decay"),
 ])
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_bad_flags(tmp_path, tiny_data, flags, fragment):
     outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(tmp_path), *flags])
     assert outcome.returncode == 2

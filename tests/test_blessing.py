@@ -189,6 +189,7 @@ def test_evaluator_numbers_match_the_reference_on_the_model_predictions(blessing
     assert by_name.get("polarity=positive", 0) == int(np.sum(pred.labels > 0))
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 @pytest.mark.parametrize("flag,value", [("--corr-floor", "1.5"), ("--min-slice-size", "0"),
                                         ("--mae-tolerance", "-0.1")])
 def test_bad_blessing_flags_stop_with_one_line(tmp_path, flag, value):

@@ -26,6 +26,7 @@ def _one_error_line(outcome, *fragments):
         assert fragment in lines[0], lines[0]
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_source_is_checked_up_front(tmp_path):
     out = ["--output-dir", str(tmp_path / "out")]
     _one_error_line(run_local_runner(["--source", "xml:/x", *out]), "--source", "'xml'")

@@ -117,6 +117,7 @@ def test_record_that_is_not_an_example(root):
     _expect(root, path, "record 3", "not a tf.train.Example")
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_runner_stops_before_any_component_and_writes_no_store(root, tmp_path):
     path = contract.split_path(root, "train")
     with open(path, "r+b") as f:

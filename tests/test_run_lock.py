@@ -48,6 +48,7 @@ def test_second_holder_is_refused_naming_the_first(holder):
     assert len(str(err.value).splitlines()) == 1 and folder in str(err.value)
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_second_runner_exits_at_once_and_changes_nothing(holder):
     proc, folder = holder
     before = sorted(os.listdir(folder))
@@ -74,6 +75,7 @@ def test_a_killed_holder_is_taken_over_and_named(holder):
         assert stale is None
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_an_unwritable_output_folder_is_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -127,6 +129,7 @@ def test_lock_file_names_the_live_holder(holder):
         assert json.load(f)["pid"] == proc.pid
 
 
+@pytest.mark.slow  # starts the runner in a subprocess
 def test_a_full_disk_is_one_line_and_pushes_nothing(tiny_data, tmp_path):
     """The output folder on a 4 MB tmpfs fills up during the run."""
     mount = tmp_path / "small"
