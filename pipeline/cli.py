@@ -32,7 +32,7 @@ TRAINING_FLAGS = {
     "lr_schedule": "lr_schedule", "warmup_fraction": "warmup_fraction",
     "clip_norm": "clip_norm", "loss": "loss", "patience": "early_stopping_patience",
     "min_delta": "early_stopping_min_delta", "mixed_precision": "mixed_precision",
-    "seed": "seed", "warm_start": "warm_start",
+    "jit_compile": "jit_compile", "seed": "seed", "warm_start": "warm_start",
 }
 
 
@@ -100,6 +100,11 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
                    help="300 for GloVe, 768 for BERT features")
     g.add_argument("--mixed-precision", default=None, choices=tc.PRECISIONS,
                    help=f"(default {d.mixed_precision}: mixed_float16 on a GPU, else float32)")
+    g.add_argument("--jit-compile", default=None, choices=tc.JIT_COMPILE,
+                   help="compile the train and validation steps with XLA (default "
+                   f"{d.jit_compile}: on only where measured faster, which so far is nowhere: "
+                   "on an idle CPU host it is no faster and compiling takes 15-35 s more, "
+                   "see make bench-xla; GPUs not measured)")
     g.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
     g.add_argument("--warm-start", action="store_const", const=True, default=None,
                    help="start training from the latest blessed model's weights when its "

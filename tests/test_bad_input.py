@@ -119,6 +119,7 @@ def test_bad_flags(tmp_path, tiny_data, flags, fragment):
     (["--dropout", "1"], "--dropout"),
     (["--learning-rate", "0"], "--learning-rate"),
     (["--word-fusion-channels", "0"], "--word-fusion-channels"),
+    (["--jit-compile", "yes"], "--jit-compile"),
     (["--optimizer", "adam", "--weight-decay", "0.1"], "--weight-decay"),
     (["--preset", "seed", "--model-dim", "30"], "--model-dim"),
     (["--train-steps", "-5"], "--train-steps"),
@@ -145,9 +146,11 @@ def test_training_flags_override_the_preset():
     import local_runner
     from pipeline import cli
 
-    args = local_runner.build_parser().parse_args(["--preset", "seed", "--dropout", "0.3"])
+    args = local_runner.build_parser().parse_args(["--preset", "seed", "--dropout", "0.3",
+                                                   "--jit-compile", "off"])
     config = cli.trainer_config_from(args)
     assert config.preset == "seed" and config.model_dim == 128 and config.dropout_rate == 0.3
+    assert config.jit_compile == "off"
     assert cli.train_steps_from(args) == 4100
     default = cli.trainer_config_from(local_runner.build_parser().parse_args([]))
     from trainer.config import TrainerConfig

@@ -158,6 +158,119 @@ def test_keras_metric_on_the_hard_cases(name, y, p):
     assert_matches(got, reference(y, p), names=msa_metrics.TRAINING_METRIC_NAMES, where=f"{name}: ")
 
 
+# --------------------------------------------------------------------------
+# The TF ops behind the Keras metric (trainer.msa_metrics_tf: XLA-compilable)
+
+# Exact counts; sums of errors and moments to float64 rounding (numpy sums pairwise).
+COUNT_INDICES = [msa_metrics.N, msa_metrics.CONST_N, msa_metrics.CONST_ABS_ERR,
+                 *range(msa_metrics.HAS0.start, msa_metrics.STATS_SIZE)]
+SUM_INDICES = [msa_metrics.ABS_ERR, msa_metrics.SUM_Y, msa_metrics.SUM_P, msa_metrics.SUM_YY,
+               msa_metrics.SUM_PP, msa_metrics.SUM_YP]
+TF_CASES = HARD_CASES + [
+    ("empty", [], []),
+    ("zeros_both", [0.0, -0.0, 0.0, 1.0], [0.0, 0.0, -0.0, 0.0]),
+    # every .5 tie from -3.5 to 3.5, both as labels and as predictions
+    ("halves", list(np.arange(-3.5, 4.0, 1.0)), list(np.arange(3.5, -4.0, -1.0))),
+    ("beyond_3", [-3.5, 3.5, -100.0, 1e3, 2.5, -2.5], [4.0, -4.0, 3.49, -3.51, 50.0, -7.0]),
+    ("infinite_pred", [1.0, -1.0], [np.inf, -np.inf]),
+]
+
+
+def _tf_stats_runners():
+    import tensorflow as tf
+
+    from trainer import msa_metrics_tf
+
+    def eager(y, p):
+        return msa_metrics_tf.batch_stats(tf.constant(y), tf.constant(p)).numpy()
+
+    # reduce_retracing (unknown batch size), as Keras compiles its train step
+    graph = tf.function(msa_metrics_tf.batch_stats, reduce_retracing=True)
+    xla = tf.function(msa_metrics_tf.batch_stats, jit_compile=True, reduce_retracing=True)
+    return {"eager": eager,
+            "tf.function": lambda y, p: graph(tf.constant(y), tf.constant(p)).numpy(),
+            "jit_compile": lambda y, p: xla(tf.constant(y), tf.constant(p)).numpy()}
+
+
+def _assert_same_stats(got, want, where):
+    assert got.shape == want.shape == (msa_metrics.STATS_SIZE,), where
+    np.testing.assert_array_equal(got[COUNT_INDICES], want[COUNT_INDICES], err_msg=where)
+    np.testing.assert_allclose(got[SUM_INDICES], want[SUM_INDICES], rtol=1e-12, atol=1e-12,
+                               err_msg=where)
+
+
+def _tf_cases():
+    rng = np.random.default_rng(21)
+    cases = [(f"random_{n}", *mosi_like(rng, n)) for n in (1, 2, 32, 686)]
+    cases += [(name, np.float32(y), np.float32(p)) for name, y, p in TF_CASES]
+    return cases
+
+
+def test_tf_batch_stats_equal_numpy_batch_stats():
+    """Eagerly, in a graph and compiled by XLA: the numpy reference's vector."""
+    runners = _tf_stats_runners()
+    for name, y, p in _tf_cases():
+        want = msa_metrics.batch_stats(y, p)
+        # (batch,) labels and (batch, 1) predictions, as Keras passes them
+        for how, run in runners.items():
+            _assert_same_stats(run(y, p[:, None]), want, f"{name} ({how})")
+
+
+def test_tf_compute_equals_numpy_compute():
+    import tensorflow as tf
+
+    from trainer import msa_metrics_tf
+
+    xla = tf.function(lambda s: msa_metrics_tf.compute(s, NAMES), jit_compile=True)
+    for name, y, p in _tf_cases():
+        stats = msa_metrics.batch_stats(y, p)
+        want = msa_metrics.compute(stats)
+        for how, got in (("eager", msa_metrics_tf.compute(tf.constant(stats), NAMES)),
+                         ("jit_compile", xla(tf.constant(stats)))):
+            assert_matches({k: float(v) for k, v in got.items()}, want, tol=1e-12,
+                           where=f"{name} ({how}): ")
+    both = msa_metrics_tf.compute(tf.constant(msa_metrics.batch_stats(
+        [1.0, -1.0, 2.0], [0.0, 0.0, 0.0], [0.5, 0.5, math.nan])), ["constant_mae"])
+    assert float(both["constant_mae"]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown metric"):
+        msa_metrics_tf.compute(tf.constant(msa_metrics.empty_stats()), ["mea"])
+
+
+def test_tf_batch_stats_with_nan_is_the_same_with_and_without_xla():
+    """numpy's rounded_class has no class for NaN; the TF ops leave such an example out
+    of the 7/5-class counts (mae and corr become NaN), compiled or not."""
+    y = np.float32([0.4, np.nan, -1.2, 2.0])
+    p = np.float32([np.nan, 0.3, -1.0, 2.2])
+    runs = {how: run(y, p) for how, run in _tf_stats_runners().items()}
+    for how, got in runs.items():
+        np.testing.assert_array_equal(got, runs["eager"], err_msg=how)
+    got = runs["eager"]
+    assert got[msa_metrics.N] == 4 and np.isnan(got[msa_metrics.ABS_ERR])
+    assert got[msa_metrics.C7].sum() == 2 and got[msa_metrics.C5].sum() == 2
+    finite = msa_metrics.batch_stats(y[2:], p[2:])
+    np.testing.assert_array_equal(got[msa_metrics.C7], finite[msa_metrics.C7])
+    assert got[msa_metrics.HAS0].sum() == 4  # NaN >= 0 is false, as in numpy
+
+
+def test_keras_metric_runs_inside_an_xla_compiled_step():
+    import tensorflow as tf
+
+    from trainer.keras_metrics import MSAMetrics
+
+    y, p = mosi_like(np.random.default_rng(4), 96)
+    metric = MSAMetrics()
+
+    @tf.function(jit_compile=True)
+    def step(y_batch, p_batch):
+        metric.update_state(y_batch, p_batch)
+        return metric.result()
+
+    for i in range(0, len(y), 32):
+        got = step(tf.constant(y[i:i + 32]), tf.constant(p[i:i + 32, None]))
+    got = {k: float(v) for k, v in got.items()}
+    assert_matches(got, reference(y, p), names=msa_metrics.TRAINING_METRIC_NAMES)
+
+
 def test_compiled_model_logs_the_metrics_for_validation():
     import tensorflow as tf
 

@@ -103,6 +103,54 @@ def test_deterministic_ops_is_scoped():
     assert not tf_config.is_op_determinism_enabled()
 
 
+def test_jit_compile_setting():
+    """'auto' is off (XLA measured no faster on an idle CPU host); 'on' forces it."""
+    from trainer.keras_model import resolve_jit_compile
+
+    assert TrainerConfig().jit_compile == "auto"
+    assert resolve_jit_compile("auto") is False
+    assert resolve_jit_compile("on") is True and resolve_jit_compile("off") is False
+    with pytest.raises(ValueError, match="--jit-compile"):
+        resolve_jit_compile("yes")
+
+
+def _small_fit(jit_compile: str):
+    """A few steps of a small model with dropout, as the Trainer fits (compile_model,
+    op determinism, checkpointable dropout); returns the model."""
+    import dataclasses
+
+    from trainer.keras_model import compile_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 8)).astype(np.float32)
+    y = np.clip(x @ rng.normal(size=8), -3, 3).astype(np.float32)
+    config = dataclasses.replace(TrainerConfig(), jit_compile=jit_compile)
+    with optimization.deterministic_ops(), optimization.checkpointable_dropout():
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([
+            tf.keras.Input((8,)), tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dropout(0.5), tf.keras.layers.Dense(1)])
+        compile_model(model, config, "float32", total_steps=9)
+        train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(96, seed=0).batch(32)
+        history = model.fit(train.repeat(), steps_per_epoch=3, epochs=3,
+                            validation_data=train, verbose=0)
+    return model, history.history
+
+
+def test_xla_training_is_deterministic_and_logs_the_metrics():
+    """jit_compile on: the same seed gives the same weights and logs, run to run."""
+    first, logs = _small_fit("on")
+    second, again = _small_fit("on")
+    assert first.jit_compile and second.jit_compile
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert logs == again
+    for name in ("loss", "mae", "corr", "acc7", "val_mae", "val_f1_non0"):
+        assert len(logs[name]) == 3 and np.isfinite(logs[name]).all(), name
+    off, _ = _small_fit("off")
+    assert not off.jit_compile
+
+
 def test_seed_preset_is_the_seed_training_script():
     seed = TrainerConfig.from_preset("seed")
     assert (seed.model_dim, seed.ff_dim, seed.num_heads) == (128, 256, 4)
@@ -164,6 +212,8 @@ def test_is_word_aligned():
     ("early_stopping_min_delta", -1.0, "early_stopping_min_delta"),
     ("word_fusion_channels", 0, "word_fusion_channels"),
     ("plateau_factor", 1.5, "plateau_factor"),
+    ("jit_compile", "yes", "jit_compile"),
+    ("jit_compile", True, "jit_compile"),
 ])
 def test_bad_settings_name_the_setting(name, value, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -6,20 +6,19 @@ and predictions, and ``result()`` is ``msa_metrics.compute`` of the sum, so
 ``val_mae``, ``val_corr``, ``val_acc2_has0`` ... in the training logs (and
 TensorBoard) are exactly the Evaluator's definitions, over the whole
 validation split rather than averaged per batch.
+
+Both run as TensorFlow ops (:mod:`trainer.msa_metrics_tf`, checked against
+the numpy definitions by the tests), not ``tf.numpy_function``: Keras runs
+them inside the train step, which XLA compiles under ``jit_compile``.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import tensorflow as tf
 
-from trainer import msa_metrics
-
-
-def _batch_stats(labels, predictions):
-    return msa_metrics.batch_stats(labels, predictions)
+from trainer import msa_metrics, msa_metrics_tf
 
 
 class MSAMetrics(tf.keras.metrics.Metric):
@@ -44,22 +43,10 @@ class MSAMetrics(tf.keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             raise ValueError("MSAMetrics: the MSA metrics are unweighted; got sample_weight")
-        y = tf.reshape(tf.cast(y_true, tf.float64), [-1])
-        p = tf.reshape(tf.cast(y_pred, tf.float64), [-1])
-        batch = tf.numpy_function(_batch_stats, [y, p], tf.float64, stateful=False)
-        batch.set_shape([msa_metrics.STATS_SIZE])
-        return self.stats.assign_add(batch)
+        return self.stats.assign_add(msa_metrics_tf.batch_stats(y_true, y_pred))
 
     def result(self):
-        names = self.names
-
-        def compute(stats):
-            values = msa_metrics.compute(stats)
-            return np.asarray([values[n] for n in names], np.float64)
-
-        values = tf.numpy_function(compute, [self.stats], tf.float64, stateful=False)
-        values.set_shape([len(names)])
-        return {n: values[i] for i, n in enumerate(names)}
+        return msa_metrics_tf.compute(self.stats, self.names)
 
     def reset_state(self):
         self.stats.assign(tf.zeros_like(self.stats))

@@ -175,6 +175,7 @@ def run_fn(fn_args) -> None:
     val_loss = history.get("val_loss", [])
     summary = {
         "policy": policy,
+        "jit_compile": bool(model.jit_compile),  # XLA train steps (--jit-compile)
         "word_aligned_data": aligned,
         "parameters": int(model.count_params()),
         "train_examples": train_size,
