@@ -1,4 +1,7 @@
-"""run_fn on the real Transform output of the shared pipeline run.
+"""run_fn on real Transform output: the pipeline's preprocessing_fn run by
+tf.Transform's Beam implementation on the tiny built-in data
+(``benchmarks.transform_data``, the Transform component's output layout),
+outside a pipeline run so these tests need none.
 
 Covers what a pipeline run on a CPU host cannot show by itself: a model
 trained under a mixed-precision policy is exported as a float32 model that
@@ -14,11 +17,8 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
 from msa_data import contract
-from pipeline import configs
 from trainer import data, task
 from trainer.config import TrainerConfig
 
@@ -26,16 +26,12 @@ _HALF_TYPES = {tf.float16.as_datatype_enum, tf.bfloat16.as_datatype_enum}
 
 
 @pytest.fixture(scope="module")
-def transform_output(pipeline_runs):
-    first, _ = pipeline_runs
-    assert first.returncode == 0, first.console
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = configs.metadata_path(first.output_dir)
-    store = metadata_store.MetadataStore(config)
-    graph = store.get_artifacts_by_type("TransformGraph")[-1].uri
-    examples = [a for a in store.get_artifacts_by_type("Examples")
-                if "/Transform/" in a.uri][-1].uri
-    return graph, examples
+def transform_output(tiny_data, tmp_path_factory):
+    from benchmarks.transform_data import transform_splits
+
+    work = str(tmp_path_factory.mktemp("tiny_transform"))
+    paths = transform_splits(tiny_data, work, TrainerConfig().transform_config())
+    return paths["transform_graph"], os.path.dirname(os.path.dirname(paths["train"]))
 
 
 def _fn_args(transform_output, tmp_path, policy, steps=6):
@@ -76,7 +72,7 @@ def test_mixed_precision_training_exports_float32(transform_output, tmp_path, po
     loaded = tf.saved_model.load(fn_args.serving_model_dir)
     serve = loaded.signatures["serving_default"]
     assert _half_ops(serve) == []
-    assert all(v.dtype == tf.float32 for v in loaded.variables)
+    assert serve.variables and all(v.dtype == tf.float32 for v in serve.variables)
 
     requests = []
     segment = contract.Segment("x_1", "x", "synthetic", 0.0,
