@@ -10,7 +10,8 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test test-fast bench bench-eval bench-convert bench-model bench-xla report tensorboard
+.PHONY: venv run test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
+	report tensorboard
 
 venv: $(STAMP)
 
@@ -42,15 +43,18 @@ tensorboard: $(STAMP)
 	$(PY) -m pipeline.tensorboard $(if $(OUTPUT_DIR),--output-dir "$(OUTPUT_DIR)") $(if $(PORT),--port $(PORT))
 
 # The report's browser test needs headless Chromium (Debian's package; the
-# script installs it only when missing).
+# script installs it only when missing). The tests run on TEST_WORKERS
+# pytest-xdist workers (one per core of the 2-core reference machine); the
+# tests of one shared pipeline fixture stay on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	scripts/ensure_chromium.sh
-	$(PY) -m pytest tests --durations=10
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --durations=10
 
 # While developing: everything but the tests marked slow (pipeline runs,
 # long training loops; see tests/conftest.py). `make test` runs them all.
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -m "not slow" --durations=10
+	$(PY) -m pytest tests -m "not slow" -n $(TEST_WORKERS) --durations=10
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.pipeline_benchmark
@@ -65,6 +69,9 @@ bench-convert: $(STAMP)
 # side by side in one process (about 1.5 minutes on 2 cores).
 bench-xla: $(STAMP)
 	$(PY) -m benchmarks.xla_benchmark
+
+bench-serve: $(STAMP)
+	$(PY) -m benchmarks.serving_benchmark
 
 # Every architecture and preset, 3 seeds each, on the built-in MOSI-size data
 # (about an hour on 2 cores; finished runs are reused when rerun).

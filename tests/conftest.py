@@ -2,7 +2,9 @@
 
 Keras 2 (tf_keras) must be selected before TensorFlow loads. Pipeline runs
 are expensive (~1 min of fixed TFX overhead each), so the end-to-end tests
-share one session-scoped pair of runs on a tiny generated dataset.
+share session-scoped runs on small generated datasets: one output folder
+carries a chain of five runs (first run, unchanged rerun, worse model,
+better model, warm start), each test reading the runs it is about.
 """
 
 import os
@@ -12,13 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner  # noqa: E402
+from tests.runner_util import run_local_runner  # noqa: E402
 
 # Tests that need a whole pipeline run (these session fixtures, or one of
 # their own) are marked slow: `make test-fast` leaves them out while
 # developing; `make test` runs everything.
-PIPELINE_FIXTURES = {"pipeline_runs", "blessing_runs", "tuned_runs", "cli_run",
-                     "transform_output", "source_run"}
+PIPELINE_FIXTURES = {"pipeline_chain", "tuned_run", "cli_run", "source_run"}
 # Modules whose tests start their own pipeline runs, long training loops, or
 # compile the Kubeflow pipeline in subprocesses. Single tests that start the
 # runner carry @pytest.mark.slow themselves.
@@ -26,11 +27,46 @@ SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resu
                 "test_kubeflow"}
 
 
+# `make test` spreads the tests over pytest-xdist workers. Session fixtures
+# live once per worker, so the modules that share a pipeline fixture form one
+# work unit, sent whole to one worker: its runs happen once. (By module, not
+# xdist_group marks: pytest 9 ignores the node ids xdist 3.8 rewrites for
+# --dist loadgroup.) Every other test is a unit of its own.
+MODULE_GROUPS = {"test_pipeline_e2e": "chain", "test_blessing": "chain", "test_report": "chain",
+                 "test_faults": "chain", "test_tuning": "tuned",
+                 "test_convert_pipeline": "source"}
+FIXTURE_GROUPS = {"pipeline_chain": "chain", "cli_run": "chain", "tuned_run": "tuned",
+                  "source_run": "source"}
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FixtureGroupScheduling(LoadScopeScheduling):
+        """Largest units first (xdist's default reordering), so the chain starts at once."""
+
+        def _split_scope(self, nodeid):
+            return MODULE_GROUPS.get(_module(nodeid), nodeid)
+
+    return FixtureGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        module = getattr(item.module, "__name__", "").rsplit(".", 1)[-1]
-        if module in SLOW_MODULES or PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        module = _module(item.nodeid)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in SLOW_MODULES or PIPELINE_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
+        for fixture in fixtures & FIXTURE_GROUPS.keys():
+            if MODULE_GROUPS.get(module) != FIXTURE_GROUPS[fixture]:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses {fixture}: list {module} under "
+                    f"{FIXTURE_GROUPS[fixture]!r} in tests/conftest.py MODULE_GROUPS, or "
+                    "its worker runs that fixture's pipeline runs again")
 
 
 @pytest.fixture(scope="session")
@@ -55,58 +91,44 @@ def blessing_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pipeline_runs(tiny_data, tmp_path_factory):
-    """Two runs of the whole pipeline on the same unchanged inputs.
+def pipeline_chain(blessing_data, tmp_path_factory):
+    """Five pipeline runs into one output folder, each building on the last.
 
-    Both use the DirectRunner in multi_processing mode (2 workers), so the
-    Beam components run in worker processes that import the user code by its
-    dotted path, as they do for users.
-    """
-    out = str(tmp_path_factory.mktemp("pipeline_out"))
-    args = ["--data-root", tiny_data, "--output-dir", out, "--beam-workers", "2",
-            *TINY_MODEL_FLAGS]
-    first = run_local_runner(args)
-    second = run_local_runner(args)
-    return first, second
+    ``good`` (``GOOD_STEPS``), ``rerun`` (the same again on unchanged inputs),
+    ``worse`` (``WORSE_STEPS``), ``better`` (``BETTER_STEPS``), ``warm``
+    (``--warm-start`` from ``better``, the last blessed model), all with
+    ``runner_util.CHAIN_FLAGS``.
 
-
-@pytest.fixture(scope="session")
-def blessing_runs(blessing_data, tmp_path_factory):
-    """Four pipeline runs sharing one output dir (so the later ones have a baseline).
-
-    good, worse, better (steps from runner_util), then ``better`` again on
-    unchanged inputs.
-
-    Returns a list of ``(outcome, run_id, serving)`` where ``serving`` maps each
+    Returns ``{name: (outcome, run_id, serving)}`` where ``serving`` maps each
     version folder under serving_model/ to a digest of its files, right after
     that run.
     """
-    from tests.runner_util import (BETTER_STEPS, BLESSING_MODEL_FLAGS, GOOD_STEPS, WORSE_STEPS,
+    from tests.runner_util import (BETTER_STEPS, CHAIN_FLAGS, GOOD_STEPS, WORSE_STEPS,
                                    latest_run_id, serving_snapshot)
 
-    out = str(tmp_path_factory.mktemp("blessing_out"))
-    flags = list(BLESSING_MODEL_FLAGS)
-    at = flags.index("--train-steps") + 1
-    runs = []
-    for steps in (GOOD_STEPS, WORSE_STEPS, BETTER_STEPS, BETTER_STEPS):
-        flags[at] = str(steps)
+    out = str(tmp_path_factory.mktemp("chain_out"))
+    steps = {"good": GOOD_STEPS, "rerun": GOOD_STEPS, "worse": WORSE_STEPS,
+             "better": BETTER_STEPS, "warm": GOOD_STEPS}
+    runs = {}
+    for name, n in steps.items():
+        flags = list(CHAIN_FLAGS)
+        flags[flags.index("--train-steps") + 1] = str(n)
+        if name == "warm":
+            flags.append("--warm-start")
         outcome = run_local_runner(["--data-root", blessing_data, "--output-dir", out, *flags])
-        runs.append((outcome, latest_run_id(out), serving_snapshot(out)))
+        runs[name] = (outcome, latest_run_id(out), serving_snapshot(out))
     return runs
 
 
 @pytest.fixture(scope="session")
-def tuned_runs(blessing_data, tmp_path_factory):
-    """A ``--tune`` run, then a ``--warm-start`` run from its blessed model (one output dir).
+def tuned_run(tiny_data, tmp_path_factory):
+    """A ``--tune`` run (its own output folder).
 
-    Both fix ``--word-fusion auto`` so the Tuner leaves the text model's
-    layout alone and the second run's architecture matches the first's.
+    ``--word-fusion auto`` is set, like the model flags, so the search must
+    leave the text model's layout alone.
     """
     from tests.runner_util import BLESSING_MODEL_FLAGS, TUNE_FLAGS
 
     out = str(tmp_path_factory.mktemp("tuned_out"))
-    common = ["--data-root", blessing_data, "--output-dir", out, *BLESSING_MODEL_FLAGS,
-              "--word-fusion", "auto"]
-    tuned = run_local_runner([*common, *TUNE_FLAGS])
-    warm = run_local_runner([*common, "--warm-start"])
-    return tuned, warm
+    return run_local_runner(["--data-root", tiny_data, "--output-dir", out,
+                             *BLESSING_MODEL_FLAGS, "--word-fusion", "auto", *TUNE_FLAGS])

@@ -41,6 +41,12 @@ GOOD_STEPS, WORSE_STEPS, BETTER_STEPS = 40, 1, 160
 # measured by `make bench-model`.
 BLESSING_SEGMENTS = 250
 BLESSING_MODEL_FLAGS = [*TINY_MODEL_FLAGS, "--architecture", "text_only"]
+# The shared chain of runs (conftest ``pipeline_chain``) and the fault
+# injection runs that must end like its ``better`` run. One Beam worker: the
+# DirectRunner's multi_processing mode (user code imported by dotted path in
+# worker processes) is run by tests/test_convert_pipeline.py's ``source_run``;
+# here its worker start-ups would add ~25 s to each of ten runs.
+CHAIN_FLAGS = list(BLESSING_MODEL_FLAGS)
 
 
 def latest_run_id(output_dir: str) -> str:

@@ -1,18 +1,18 @@
 """The blessing gate holds, in real pipeline runs (LocalDagRunner, DirectRunner, MLMD).
 
-One session fixture (``blessing_runs`` in conftest.py) runs the pipeline three
-times into one output folder on the tiny built-in data:
+The shared chain of runs (``pipeline_chain`` in conftest.py), one output
+folder on small built-in data:
 
-1. a good model (the tiny test model, ``GOOD_STEPS`` steps): no baseline yet,
+1. ``good`` (the small test model, ``GOOD_STEPS`` steps): no baseline yet,
    so the change threshold is skipped; blessed and pushed;
-2. a deliberately worse one (``WORSE_STEPS`` = 1 training step): its MAE is
-   worse than the first model's beyond the tolerance: not blessed, nothing
-   pushed, the serving folder still holds exactly the first model;
-3. a better one (``BETTER_STEPS``): blessed against the first model (the last
-   blessed one) and pushed beside it;
-4. the same run again on unchanged inputs: the Evaluator reruns (its
-   baseline is now the better model itself) but nothing is pushed; the
-   console names the version still served.
+2. ``rerun``, the same run again on unchanged inputs: the Evaluator reruns
+   (its baseline is now the good model itself) but nothing is pushed; the
+   console names the version still served;
+3. ``worse`` (``WORSE_STEPS`` = 1 training step): its MAE is worse than the
+   first model's beyond the tolerance: not blessed, nothing pushed, the
+   serving folder still holds exactly the first model;
+4. ``better`` (``BETTER_STEPS``): blessed against the first model (the last
+   blessed one) and pushed beside it.
 
 The margins are checked, so a pass is not a coincidence of rounding.
 """
@@ -61,8 +61,8 @@ def _model_digest(run_eval) -> str:
     return file_digest(_serving_path(run_eval))
 
 
-def test_good_first_model_is_blessed_and_pushed(blessing_runs):
-    good = blessing_runs[0]
+def test_good_first_model_is_blessed_and_pushed(pipeline_chain):
+    good = pipeline_chain["good"]
     outcome, _, serving = good
     ev = _evaluation(good)
     assert ev.blessed is True
@@ -80,8 +80,8 @@ def test_good_first_model_is_blessed_and_pushed(blessing_runs):
     assert "baseline: none" in outcome.console
 
 
-def test_first_run_report_says_the_change_check_was_skipped(blessing_runs):
-    outcome, run_id, _ = blessing_runs[0]
+def test_first_run_report_says_the_change_check_was_skipped(pipeline_chain):
+    outcome, run_id, _ = pipeline_chain["good"]
     proc = subprocess.run(
         [sys.executable, "-m", "reporting.report", "--output-dir", outcome.output_dir,
          "--run", run_id, "--no-predictions", "--html", os.path.join(outcome.output_dir,
@@ -97,8 +97,8 @@ def test_first_run_report_says_the_change_check_was_skipped(blessing_runs):
     assert "skipped" in page and "No baseline" in page
 
 
-def test_worse_model_is_not_blessed_and_serving_keeps_the_first(blessing_runs):
-    good, worse = blessing_runs[0], blessing_runs[1]
+def test_worse_model_is_not_blessed_and_serving_keeps_the_first(pipeline_chain):
+    good, worse = pipeline_chain["good"], pipeline_chain["worse"]
     ev1, ev2 = _evaluation(good), _evaluation(worse)
     assert ev2.blessed is False
     assert ev2.baseline_model_id == ev1.model_id  # compared with the blessed first model
@@ -113,8 +113,8 @@ def test_worse_model_is_not_blessed_and_serving_keeps_the_first(blessing_runs):
     assert "pushed model: none" in console
 
 
-def test_better_model_is_pushed_beside_the_first(blessing_runs):
-    good, _, better, _ = blessing_runs
+def test_better_model_is_pushed_beside_the_first(pipeline_chain):
+    good, better = pipeline_chain["good"], pipeline_chain["better"]
     ev1, ev3 = _evaluation(good), _evaluation(better)
     assert ev3.blessed is True
     # the baseline is the last *blessed* model, i.e. the first one, not the rejected second
@@ -136,22 +136,22 @@ def test_better_model_is_pushed_beside_the_first(blessing_runs):
     assert manifest["digest"] == msa_pusher.model_digest(_serving_path(ev3))
 
 
-def test_unchanged_rerun_pushes_nothing_and_names_the_served_version(blessing_runs):
-    _, _, better, rerun = blessing_runs
-    ev3, ev4 = _evaluation(better), _evaluation(rerun)
-    assert ev4.model_id == ev3.model_id  # the Trainer was cached
+def test_unchanged_rerun_pushes_nothing_and_names_the_served_version(pipeline_chain):
+    good, rerun = pipeline_chain["good"], pipeline_chain["rerun"]
+    ev1, ev2 = _evaluation(good), _evaluation(rerun)
+    assert ev2.model_id == ev1.model_id  # the Trainer was cached
     # the candidate is itself the last blessed model: TFX's Evaluator gets no
     # baseline then (README, Blessing), and blesses on the absolute checks
-    assert ev4.baseline_model_id is None and ev4.blessed is True
-    assert rerun[2] == better[2]  # serving folder exactly as it was, no temporaries
-    assert ev4.pushed_destination is None
-    assert ev4.push_outcome == "unchanged" and ev4.served_version in better[2]
-    assert (f"pushed model: none (nothing changed: version {ev4.served_version} already "
+    assert ev2.baseline_model_id is None and ev2.blessed is True
+    assert rerun[2] == good[2]  # serving folder exactly as it was, no temporaries
+    assert ev2.pushed_destination is None
+    assert ev2.push_outcome == "unchanged" and ev2.served_version in good[2]
+    assert (f"pushed model: none (nothing changed: version {ev2.served_version} already "
             "serves this model)") in rerun[0].console
 
 
-def test_evaluator_slices_including_transformed_features(blessing_runs):
-    ev = _evaluation(blessing_runs[2])
+def test_evaluator_slices_including_transformed_features(pipeline_chain):
+    ev = _evaluation(pipeline_chain["better"])
     rows = report.read_slices(ev.evaluation_uri)
     assert {r.family for r in rows} == FAMILIES
     overall = next(r for r in rows if not r.key)
@@ -171,8 +171,8 @@ def test_evaluator_slices_including_transformed_features(blessing_runs):
     assert weak and ev.blessed  # slices below the floor do not block blessing
 
 
-def test_evaluator_numbers_match_the_reference_on_the_model_predictions(blessing_runs):
-    ev = _evaluation(blessing_runs[2])
+def test_evaluator_numbers_match_the_reference_on_the_model_predictions(pipeline_chain):
+    ev = _evaluation(pipeline_chain["better"])
     rows = report.read_slices(ev.evaluation_uri)
     overall = next(r for r in rows if not r.key)
     pred = report.read_predictions(ev)  # the BulkInferrer's InferenceResult

@@ -3,7 +3,8 @@ Evaluator and the Pusher, one after another in one output folder, and rerun
 each time. The end state must be what one uninterrupted run leaves: exactly
 one pushed version, complete and loadable, no RUNNING execution in ML
 Metadata, and the same test metrics as the uninterrupted run with the same
-seed, data and settings (the blessing scenario's ``better`` run).
+seed, data and settings (the shared chain's ``better`` run, conftest
+``pipeline_chain``).
 
 Kill moments are drawn from a seeded RNG inside each component's running
 time (the Trainer's after its first epoch, so the resume is exercised). The
@@ -27,7 +28,7 @@ import tensorflow as tf
 from components import msa_pusher
 from pipeline import configs, recovery, results
 from reporting import report
-from tests.runner_util import BETTER_STEPS, BLESSING_MODEL_FLAGS, REPO
+from tests.runner_util import BETTER_STEPS, CHAIN_FLAGS, REPO
 
 KILL_IN_PUSH = """
 import os, signal
@@ -45,7 +46,7 @@ KILL_WINDOWS = {"Transform": (3.0, 12.0), "Trainer": (12.0, 25.0), "Evaluator": 
 
 
 def _flags():
-    flags = list(BLESSING_MODEL_FLAGS)
+    flags = list(CHAIN_FLAGS)
     flags[flags.index("--train-steps") + 1] = str(BETTER_STEPS)
     return flags
 
@@ -67,7 +68,7 @@ def _run(args, kill_in=None, delay=0.0, env=None):
 
 
 def test_sigkill_in_each_component_then_rerun_ends_like_an_uninterrupted_run(
-        blessing_data, blessing_runs, tmp_path):
+        blessing_data, pipeline_chain, tmp_path):
     out = str(tmp_path / "out")
     args = ["--data-root", blessing_data, "--output-dir", out, *_flags()]
     rng = random.Random(0)
@@ -102,7 +103,7 @@ def test_sigkill_in_each_component_then_rerun_ends_like_an_uninterrupted_run(
     # ML Metadata: nothing left RUNNING
     assert recovery.running_executions(configs.metadata_path(out)) == []
     # the same test metrics as the uninterrupted run with the same settings
-    outcome, run_id, _ = blessing_runs[2]
+    outcome, run_id, _ = pipeline_chain["better"]
     clean = report.read_slices(results.run_evaluation(
         configs.metadata_path(outcome.output_dir), run_id).evaluation_uri)
     faulty = report.read_slices(results.run_evaluation(configs.metadata_path(out))

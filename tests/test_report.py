@@ -1,7 +1,7 @@
 """``msa-report`` on real runs, and its page in a real browser (headless Chromium).
 
-Uses the output folder of the blessing scenario (conftest ``blessing_runs``);
-its newest run has a baseline. Chromium comes from Debian's ``chromium``
+Uses the shared chain's output folder (conftest ``pipeline_chain``): its
+``better`` run has a baseline. Chromium comes from Debian's ``chromium``
 package; ``make test`` installs it (scripts/ensure_chromium.sh). The
 screenshot is kept as test-artifacts/report.png.
 """
@@ -33,8 +33,8 @@ def _msa_report() -> str:
 
 
 @pytest.fixture(scope="module")
-def cli_run(blessing_runs):
-    outcome, run_id, _ = blessing_runs[2]
+def cli_run(pipeline_chain):
+    outcome, run_id, _ = pipeline_chain["better"]
     assert outcome.returncode == 0, outcome.console
     # That run (better model, with a baseline) is not the newest: name it.
     proc = subprocess.run([_msa_report(), "--output-dir", outcome.output_dir, "--run", run_id],

@@ -1,7 +1,8 @@
 """The Tuner (``--tune``) and warm start (``--warm-start``), run for real.
 
-One output folder: a tuned run (TFX Tuner -> best_hyperparameters -> the
-Trainer), then a warm-started run from the model the first one blessed.
+A tuned run (conftest ``tuned_run``: TFX Tuner -> best_hyperparameters ->
+the Trainer). The warm-started run of the shared chain is tested in
+tests/test_pipeline_e2e.py.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def _trainer_executions(store):
     return [e for e in store.get_executions() if types[e.type_id].endswith("MsaTrainer")]
 
 
-def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_runs):
-    tuned, _ = tuned_runs
+def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_run):
+    tuned = tuned_run
     assert tuned.returncode == 0, tuned.console
     store = _store(tuned.output_dir)
     types = {t.id: t.name for t in store.get_execution_types()}
@@ -74,28 +75,6 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
     best_score, best_trial = min((float(score), k) for k, _, score in trials)
     assert table[2].split()[:2] == [best_trial, f"{best_score:.4f}"], table
     assert len(table) >= 2 + TUNE_TRIALS
-
-
-def test_warm_start_begins_where_the_blessed_model_ended(tuned_runs):
-    tuned, warm = tuned_runs
-    assert warm.returncode == 0, warm.console
-    assert re.search(r"verdict: BLESSED", tuned.console), \
-        "precondition: the tuned run's model is blessed, so it is the warm start's base"
-    assert "warm start: from the blessed model" in warm.console, warm.console
-    store = _store(warm.output_dir)
-    trainers = sorted(_trainer_executions(store), key=lambda e: e.id)
-    assert len(trainers) == 2
-    base_model = store.get_artifacts_by_type("Model")[0]
-    assert _inputs(store, trainers[1].id, "base_model") == [base_model.id]
-    base, started = _summaries(store)
-    loaded, untrained = started["history"]["warm_start_val_mae"]
-    # the loaded weights score what the base model scored at the epoch it kept
-    # (early stopping restores its best epoch), on the same validation data
-    assert min(abs(loaded - v) for v in base["history"]["val_mae"]) < 1e-4, (
-        loaded, base["history"]["val_mae"])
-    # after its first epoch the model is still near the base, far from an untrained one
-    first = started["history"]["val_mae"][0]
-    assert abs(first - loaded) < abs(untrained - loaded) / 2, (first, loaded, untrained)
 
 
 def _model(tmp_path, **settings):
@@ -158,15 +137,15 @@ def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_setting
         tuning.best_values({"values": {"dropuot": 0.3}})
 
 
-def test_make_report_writes_the_page_with_the_trials(tuned_runs):
+def test_make_report_writes_the_page_with_the_trials(tuned_run):
     import subprocess
 
     from tests.runner_util import REPO
 
-    tuned, _ = tuned_runs
-    tuned_run = re.search(r"run (\S+): Evaluator", tuned.console).group(1)
+    tuned = tuned_run
+    run_id = re.search(r"run (\S+): Evaluator", tuned.console).group(1)
     proc = subprocess.run(["make", "-s", "report", f"OUTPUT_DIR={tuned.output_dir}",
-                           f"RUN={tuned_run}"], cwd=REPO, capture_output=True, text=True,
+                           f"RUN={run_id}"], cwd=REPO, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = re.search(r"report: (\S+\.html)", proc.stdout).group(1)
