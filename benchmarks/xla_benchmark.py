@@ -66,24 +66,26 @@ def _warm_up_the_runtime():
 
 
 def train_step_times(config, policy: str, batch_size: int, steps: int, repeats: int,
-                     warmup: int = 10):
+                     warmup: int = 10, modes=("off", "on"), warm_runtime: bool = True):
     """``({"off": [ms/step per repeat], "on": [...]}, {"off": first step s, "on": ...})``.
 
     The first step (tracing, and XLA's compilation when on) is timed alone;
-    the timed repeats alternate the two models.
+    the timed repeats alternate the models (``modes``: the XLA settings).
+    ``warm_runtime=False`` skips the process's one-off warm-up (done already).
     """
     import tensorflow as tf
 
     from trainer import optimization
     from trainer.keras_model import build_keras_model, compile_model
 
-    _warm_up_the_runtime()
+    if warm_runtime:
+        _warm_up_the_runtime()
     features, labels = synthetic_arrays(config, 8 * batch_size)
     data = (tf.data.Dataset.from_tensor_slices((features, labels))
             .batch(batch_size, drop_remainder=True).cache().repeat().prefetch(2))
     runs = {}
     with optimization.deterministic_ops(), optimization.checkpointable_dropout():
-        for jit in ("off", "on"):
+        for jit in modes:
             tf.keras.utils.set_random_seed(config.seed)
             model = build_keras_model(config, policy)
             compile_model(model, dataclasses.replace(config, jit_compile=jit), policy,
@@ -97,7 +99,7 @@ def train_step_times(config, policy: str, batch_size: int, steps: int, repeats: 
             first[jit] = time.perf_counter() - start
             for _ in range(warmup - 1):
                 float(step(iterator)["loss"])
-        times = {"off": [], "on": []}
+        times = {jit: [] for jit in modes}
         for _ in range(repeats):
             for jit, (step, iterator) in runs.items():
                 start = time.perf_counter()
