@@ -122,13 +122,16 @@ def pipeline_chain(blessing_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tuned_run(tiny_data, tmp_path_factory):
-    """A ``--tune`` run (its own output folder).
+    """A ``--tune`` run (its own output folder) of the default architecture.
 
+    The chain's runs use the text-only baseline (it learns reliably from little
+    data, which the blessing tests need); this run takes the default
+    sequence-level model through every component, its trials included.
     ``--word-fusion auto`` is set, like the model flags, so the search must
     leave the text model's layout alone.
     """
-    from tests.runner_util import BLESSING_MODEL_FLAGS, TUNE_FLAGS
+    from tests.runner_util import TINY_MODEL_FLAGS, TUNE_FLAGS
 
     out = str(tmp_path_factory.mktemp("tuned_out"))
     return run_local_runner(["--data-root", tiny_data, "--output-dir", out,
-                             *BLESSING_MODEL_FLAGS, "--word-fusion", "auto", *TUNE_FLAGS])
+                             *TINY_MODEL_FLAGS, "--word-fusion", "auto", *TUNE_FLAGS])

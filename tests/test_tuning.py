@@ -63,6 +63,7 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
     trainer = min(_trainer_executions(store), key=lambda e: e.id)
     assert _inputs(store, trainer.id, "hyperparameters") == [best[0].id]
     summary = _summaries(store)[0]
+    assert summary["config"]["architecture"] == "seq_level"  # the default model, end to end
     assert summary["tuned_hyperparameters"] == best_values
     for name, value in best_values.items():
         assert summary["config"][name] == value, name
