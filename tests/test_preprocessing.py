@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 
 import numpy as np
@@ -147,6 +148,41 @@ def test_dimension_mismatch_names_segment(tmp_path):
     # Beam shortens the outer message; the assertion text is in the chain.
     message = "".join(traceback.format_exception(err.value))
     assert "feature text: flattened length" in message and "broken_7" in message
+
+
+def _parsed(rows):
+    """A VarLenFeature as parsing gives it: one list of floats per example."""
+    examples = [tf.train.Example(features=tf.train.Features(feature={"x": tf.train.Feature(
+        float_list=tf.train.FloatList(value=r))})).SerializeToString() for r in rows]
+    return tf.io.parse_example(tf.constant(examples, tf.string),
+                               {"x": tf.io.VarLenFeature(tf.float32)})["x"]
+
+
+@pytest.mark.parametrize("counts, expected, match", [
+    ([6, 3, 0, 9], [6, 3, 0, 9], True),
+    ([], [], True),
+    ([0, 0], [0, 0], True),
+    ([6, 3], [3, 6], False),        # same total, values shifted between rows
+    ([3, 0, 6], [3, 3, 3], False),  # same total, an empty row where one is expected
+    ([6, 3], [6, 6], False),        # too few values
+    ([0, 0], [0, 3], False),        # no values at all
+])
+def test_row_counts_are_checked_exactly(counts, expected, match):
+    flat = _parsed([[1.0] * c for c in counts])
+    got = preprocessing._counts_match(flat.indices, tf.constant(expected, tf.int64),
+                                      tf.size(flat.values, tf.int64))
+    assert bool(got) is match
+
+
+def test_values_shifted_between_segments_name_both():
+    # 9 and 3 text values where 2 x 3 and 2 x 3 are declared: the total agrees.
+    flat = _parsed([[0.0] * 9, [0.0] * 3])
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        preprocessing.frames_from_flat(flat, tf.constant([2, 2], tf.int64), 3, "text",
+                                       tf.constant(["seg_a", "seg_b"]))
+    message = str(err.value)
+    assert "feature text: flattened length" in message
+    assert re.search(r"seg_a.*seg_b.*values:\W+9\W+3\W.*expected:\W+6\W+6", message, re.S), message
 
 
 def test_slice_keys_for_the_evaluator(varied):
