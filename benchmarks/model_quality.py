@@ -132,7 +132,9 @@ def train_once(name: str, config, data_root: str, transformed: dict, train_steps
         transform_output=transformed["transform_graph"],
         serving_model_dir=os.path.join(run_dir, "serving"),
         model_run_dir=os.path.join(run_dir, "model_run"),
-        train_steps=train_steps, custom_config=config.to_dict())
+        train_steps=train_steps, custom_config=config.to_dict(),
+        # what TFX also passes run_fn: no Tuner result, no warm-start base
+        hyperparameters=None, base_model=None)
     started = time.perf_counter()
     task.run_fn(fn_args)
     wall = time.perf_counter() - started

@@ -105,8 +105,8 @@ def _counts_match(indices: tf.Tensor, expected: tf.Tensor, n_values: tf.Tensor) 
     Parsing writes ``indices`` in row-major order, so the row ids are sorted:
     when the totals agree and the first and last value of each row's expected
     span both belong to that row, every value between them does too. That
-    reads two indices per row instead of counting every value (the count is
-    most of this step's cost at serving time).
+    reads two indices per row instead of counting every value (the count was
+    a large part of the serving signature's Transform time).
     """
     ends = tf.cumsum(expected)
 
@@ -164,8 +164,8 @@ def normalize_frames(frames: tf.RaggedTensor):
     mean, std = finite_moments(values)
     finite = tf.math.is_finite(values)
     # The statistics are float64 sums; applying them in float32 changes a
-    # z-score by about one float32 ulp and halves the serving signature's
-    # cost of this step (benchmarks/serving_benchmark.py).
+    # z-score by about one float32 ulp and keeps the serving signature's
+    # elementwise work in float32 (benchmarks/serving_benchmark.py).
     z = (values - tf.cast(mean, tf.float32)) * tf.cast(1.0 / std, tf.float32)
     z = tf.where(finite, tf.clip_by_value(z, -Z_CLIP, Z_CLIP), tf.zeros_like(z))
     normalized = frames.with_values(z)
