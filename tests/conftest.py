@@ -23,7 +23,7 @@ PIPELINE_FIXTURES = {"pipeline_chain", "tuned_run", "cli_run", "source_run"}
 # Modules whose tests start their own pipeline runs, long training loops, or
 # compile the Kubeflow pipeline in subprocesses. Single tests that start the
 # runner carry @pytest.mark.slow themselves.
-SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume",
+SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume", "test_trainer",
                 "test_kubeflow"}
 
 
