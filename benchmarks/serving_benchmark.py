@@ -57,7 +57,9 @@ DATA_EXAMPLES = 96  # built-in segments per split for the Transform analysis
 def _config_from(warm_start_dir: str):
     from trainer.config import TrainerConfig
 
-    with open(os.path.join(warm_start_dir, "weights.json"), encoding="utf-8") as f:
+    from trainer import warm_start
+
+    with open(os.path.join(warm_start_dir, warm_start.META_FILE), encoding="utf-8") as f:
         meta = json.load(f)
     return TrainerConfig.from_dict(meta["config"])
 
@@ -69,6 +71,10 @@ def pipeline_model(pipeline_output: str):
     from pipeline import configs, results
     from trainer import warm_start
 
+    if not os.path.exists(configs.metadata_path(pipeline_output)):
+        raise SystemExit(f"--pipeline-output {pipeline_output}: no ML Metadata store "
+                         f"({configs.metadata_path(pipeline_output)}); expected the "
+                         "--output-dir of a local_runner.py run")
     store = results.open_store(configs.metadata_path(pipeline_output))
     model = results.newest_artifact(store, "Model")
     if model is None:

@@ -57,6 +57,29 @@ def latest_run_id(output_dir: str) -> str:
     return runs[0].name if runs else ""
 
 
+def open_store(output_dir: str):
+    """The output dir's ML Metadata store, read-only."""
+    from pipeline import configs, results
+
+    return results.open_store(configs.metadata_path(output_dir))
+
+
+def execution_inputs(store, execution_id: int, key: str) -> list:
+    """Ids of the artifacts an execution read through input channel ``key``."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    events = [e for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.INPUT
+              and any(s.key == key for s in e.path.steps if s.HasField("key"))]
+    return [e.artifact_id for e in events]
+
+
+def trainer_executions(store) -> list:
+    """Every MsaTrainer execution in the store."""
+    types = {t.id: t.name for t in store.get_execution_types()}
+    return [e for e in store.get_executions() if types[e.type_id].endswith("MsaTrainer")]
+
+
 def file_digest(folder: str, exclude=()) -> str:
     """sha256 over a folder's relative paths and file contents (but ``exclude`` names)."""
     import hashlib

@@ -14,23 +14,15 @@ import re
 
 import numpy as np
 import tensorflow as tf
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from msa_data import contract
 from pipeline import configs, results
-from tests import test_tuning as tuning_tests
+from tests.runner_util import execution_inputs, open_store as _store, trainer_executions
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",
               "Evaluator", "BulkInferrer", "Pusher")
-
-
-def _store(output_dir):
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = configs.metadata_path(output_dir)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(config)
 
 
 def _executions_by_node(store, run_id=None):
@@ -219,7 +211,7 @@ def _run_summary(run):
     store = _store(outcome.output_dir)
     context = store.get_context_by_type_and_name("pipeline_run", run_id)
     in_run = {e.id for e in store.get_executions_by_context(context.id)}
-    (trainer,) = [e for e in tuning_tests._trainer_executions(store) if e.id in in_run]
+    (trainer,) = [e for e in trainer_executions(store) if e.id in in_run]
     with open(os.path.join(evaluation.model_run_uri, "training_summary.json")) as f:
         return trainer, evaluation, json.load(f)
 
@@ -232,7 +224,7 @@ def test_warm_start_begins_where_the_blessed_model_ended(pipeline_chain):
     assert "warm start: from the blessed model" in warm.console, warm.console
     _, base_eval, base = _run_summary(pipeline_chain["better"])
     trainer, _, started = _run_summary(pipeline_chain["warm"])
-    base_model = tuning_tests._inputs(_store(warm.output_dir), trainer.id, "base_model")
+    base_model = execution_inputs(_store(warm.output_dir), trainer.id, "base_model")
     assert base_model == [base_eval.model_id]
     loaded, untrained = started["history"]["warm_start_val_mae"]
     # the loaded weights score what the base model scored at the epoch it kept

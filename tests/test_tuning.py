@@ -16,12 +16,8 @@ import numpy as np
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import configs, results
-from tests.runner_util import TUNE_TRIALS
-
-
-def _store(output_dir):
-    return results.open_store(configs.metadata_path(output_dir))
+from pipeline import configs
+from tests.runner_util import TUNE_TRIALS, execution_inputs, open_store, trainer_executions
 
 
 def _summaries(store):
@@ -33,22 +29,10 @@ def _summaries(store):
     return out
 
 
-def _inputs(store, execution_id, key):
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.INPUT
-              and any(s.key == key for s in e.path.steps if s.HasField("key"))]
-    return [e.artifact_id for e in events]
-
-
-def _trainer_executions(store):
-    types = {t.id: t.name for t in store.get_execution_types()}
-    return [e for e in store.get_executions() if types[e.type_id].endswith("MsaTrainer")]
-
-
 def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_run):
     tuned = tuned_run
     assert tuned.returncode == 0, tuned.console
-    store = _store(tuned.output_dir)
+    store = open_store(tuned.output_dir)
     types = {t.id: t.name for t in store.get_execution_types()}
     tuner = [e for e in store.get_executions() if types[e.type_id].endswith(".Tuner")]
     assert len(tuner) == 1 and tuner[0].last_known_state == metadata_store_pb2.Execution.COMPLETE
@@ -60,8 +44,8 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
     assert {"learning_rate", "dropout_rate"} <= set(best_values)
     assert not {"model_dim", "n_layers_mod", "word_fusion"} & set(best_values)
     # the Trainer consumed that artifact and trained with its values
-    trainer = min(_trainer_executions(store), key=lambda e: e.id)
-    assert _inputs(store, trainer.id, "hyperparameters") == [best[0].id]
+    trainer = min(trainer_executions(store), key=lambda e: e.id)
+    assert execution_inputs(store, trainer.id, "hyperparameters") == [best[0].id]
     summary = _summaries(store)[0]
     assert summary["config"]["architecture"] == "seq_level"  # the default model, end to end
     assert summary["tuned_hyperparameters"] == best_values
