@@ -1,6 +1,6 @@
 """Built-in synthetic MOSI/MOSEI-shaped data with a known sentiment function.
 
-``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N]
+``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N] [--fraction F]
 [--function gated|flip]``
 writes ``DIR/{train,valid,test}.tfrecord`` in the data contract
 (:mod:`msa_data.contract`, ``dataset`` = ``synthetic``) plus
@@ -106,18 +106,25 @@ def iter_split(
         yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims, function)
 
 
-def spread_subset(n_total: int, limit: Optional[int]) -> List[int]:
+def spread_subset(n_total: int, limit: Optional[int], fraction: Optional[float] = None
+                  ) -> List[int]:
     """``limit`` indices spread evenly over ``range(n_total)`` (all of them if ``None``).
+
+    ``fraction`` keeps that share of the split instead (at least one index);
+    with both, the smaller count wins.
 
     A prefix would hold the first few videos only; their label means differ a
     lot, so a tiny prefix's splits would disagree far more than the data does.
     """
+    if fraction is not None:
+        kept = max(1, int(round(fraction * n_total)))
+        limit = kept if limit is None else min(limit, kept)
     if limit is None or limit >= n_total:
         return list(range(n_total))
     return sorted({int(round(x)) for x in np.linspace(0, n_total - 1, int(limit))})
 
 
-def _validate(output_dir, size, seed, limit_per_split, sigma, function) -> None:
+def _validate(output_dir, size, seed, limit_per_split, sigma, function, fraction=None) -> None:
     if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
         raise SynthError("--output", "expected a folder path")
     if "://" in os.fspath(output_dir):
@@ -132,6 +139,11 @@ def _validate(output_dir, size, seed, limit_per_split, sigma, function) -> None:
         or limit_per_split < 1
     ):
         raise SynthError("--limit-per-split", f"expected an integer >= 1, got {limit_per_split!r}")
+    if fraction is not None and (
+        isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating))
+        or not 0 < float(fraction) <= 1
+    ):
+        raise SynthError("--fraction", f"expected a number in (0, 1], got {fraction!r}")
     if not isinstance(sigma, (int, float, np.floating)) or not (0 <= float(sigma) < math.inf):
         raise SynthError("--sigma", f"expected a finite number >= 0, got {sigma!r}")
     if function not in FUNCTIONS:
@@ -155,6 +167,7 @@ def generate(
     overwrite: bool = False,
     sigma: float = DEFAULT_SIGMA,
     function: str = DEFAULT_FUNCTION,
+    fraction: Optional[float] = None,
 ) -> dict:
     """Writes the three splits and ``noise_floor.json``; returns the noise-floor dict.
 
@@ -167,13 +180,13 @@ def generate(
     ``output_dir`` as it was. Raises :class:`SynthError` on bad arguments
     (including a non-empty ``output_dir`` without ``overwrite``).
     """
-    _validate(output_dir, size, seed, limit_per_split, sigma, function)
+    _validate(output_dir, size, seed, limit_per_split, sigma, function, fraction)
     output_dir = os.path.abspath(os.fspath(output_dir))
     seed, sigma = int(seed), float(sigma)
     _check_output(output_dir, overwrite)
 
     plan = plan_splits(size, seed)
-    kept = {s: spread_subset(len(segs), limit_per_split) for s, segs in plan.items()}
+    kept = {s: spread_subset(len(segs), limit_per_split, fraction) for s, segs in plan.items()}
     plan = {s: [segs[i] for i in kept[s]] for s, segs in plan.items()}
     dims = dict(contract.DEFAULT_DIMS)
 
@@ -217,6 +230,7 @@ def generate(
             "seed": seed,
             "sigma": sigma,
             "limit_per_split": None if limit_per_split is None else int(limit_per_split),
+            "fraction": None if fraction is None else float(fraction),
             "test_mae_noise_floor": mae["test"],
             "train_mae_noise_floor": mae["train"],
             "valid_mae_noise_floor": mae["valid"],
@@ -283,6 +297,16 @@ def _sigma(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="msa-synth",
@@ -294,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--limit-per-split", type=_positive_int, default=None, metavar="N",
         help="keep only N segments of each split, spread evenly over its videos",
+    )
+    p.add_argument(
+        "--fraction", type=_fraction, default=None, metavar="F",
+        help="keep only this share (0 < F <= 1) of each split, spread evenly over its videos",
     )
     p.add_argument(
         "--sigma", type=_sigma, default=DEFAULT_SIGMA,
@@ -325,7 +353,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result = generate(
             args.output, size=args.size, seed=args.seed,
             limit_per_split=args.limit_per_split, overwrite=args.overwrite, sigma=args.sigma,
-            function=args.function,
+            function=args.function, fraction=args.fraction,
         )
     except SynthError as err:
         print(f"msa-synth: error: {err}", file=sys.stderr)

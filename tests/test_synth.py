@@ -282,6 +282,8 @@ def test_cli_writes_then_refuses_non_empty_output(tmp_path):
         (["--size", "huge"], "--size"),
         (["--limit-per-split", "-1"], "--limit-per-split"),
         (["--seed", "x"], "--seed"),
+        (["--fraction", "0"], "--fraction"),
+        (["--fraction", "1.5"], "--fraction"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, args, flag):
@@ -305,6 +307,23 @@ def test_api_validation_and_overwrite(tmp_path):
     second = synth.generate(str(out), limit_per_split=4, overwrite=True)
     assert second["counts"] == {"train": 4, "valid": 4, "test": 4}
     assert sorted(os.listdir(tmp_path)) == ["d"]
+
+
+def test_fraction_keeps_that_share_of_each_split():
+    picked = synth.spread_subset(100, None, 0.25)
+    assert len(picked) == 25 and picked[0] == 0 and picked[-1] == 99  # spread, not a prefix
+    assert synth.spread_subset(100, 10, 0.5) == synth.spread_subset(100, 10)  # smaller wins
+    assert synth.spread_subset(100, None, 1.0) == list(range(100))
+    assert synth.spread_subset(3, None, 0.01) == [0]  # never an empty split
+    with pytest.raises(synth.SynthError, match="--fraction"):
+        synth.generate("unused", fraction=0.0)
+
+
+def test_fraction_generates_scaled_splits(tmp_path):
+    full = {s: len(segs) for s, segs in synth.plan_splits("mosi", 0).items()}
+    result = synth.generate(str(tmp_path / "q"), size="mosi", fraction=0.02)
+    assert result["fraction"] == 0.02
+    assert result["counts"] == {s: max(1, round(0.02 * n)) for s, n in full.items()}
 
 
 def test_failed_run_leaves_nothing_half_written(tmp_path, monkeypatch):
