@@ -54,12 +54,19 @@ def create_pipeline(
     tune_trials: int = 0,
     tune_steps: int = configs.TRAIN_STEPS,
     tune_fixed: Sequence[str] = (),
+    transform_statistics: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
     With ``source`` (``"FORMAT:PATH"``, a downloaded MulT/MMSA/SDK/msa-tf2
     file) a ConvertedExampleGen reads it instead of ImportExampleGen reading
     ``data_root``; ``source_options`` may set ``dataset`` and ``unaligned``.
+
+    ``transform_statistics`` has Transform also profile its input and output
+    (TFDV statistics). Off by default: StatisticsGen already profiles the
+    raw data, nothing downstream reads Transform's copies, and on the padded
+    dense output they cost half of Transform's time and, at MOSEI size,
+    5.6 GB more peak memory (docs/benchmarks.md).
     """
     if source:
         from components.converted_example_gen import converted_example_gen
@@ -82,6 +89,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         custom_config=trainer_config.transform_config(),
+        disable_statistics=not transform_statistics,
         # Statistics come from the train split only; every split is transformed.
         splits_config=transform_pb2.SplitsConfig(
             analyze=["train"], transform=list(contract.SPLITS)))

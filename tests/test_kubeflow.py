@@ -54,7 +54,7 @@ def compiled(tmp_path_factory):
     return job, spec
 
 
-def local_pipeline():
+def local_pipeline(**settings):
     from tfx.orchestration import metadata
 
     from pipeline import configs
@@ -65,7 +65,20 @@ def local_pipeline():
         pipeline_name=configs.PIPELINE_NAME, pipeline_root="/tmp/unused", data_root="/tmp/d",
         schema_path=configs.SCHEMA_PATH, serving_dir="/tmp/s", trainer_config=TrainerConfig(),
         train_steps=10,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config("/tmp/m.db"))
+        metadata_connection_config=metadata.sqlite_metadata_connection_config("/tmp/m.db"),
+        **settings)
+
+
+def test_transform_profiles_its_data_only_when_asked():
+    def transform_outputs(**settings):
+        [transform] = [c for c in local_pipeline(**settings).components if c.id == "Transform"]
+        return set(transform.outputs)
+
+    default = transform_outputs()
+    assert {"transform_graph", "transformed_examples"} <= default
+    assert not {"pre_transform_stats", "post_transform_stats"} & default
+    assert {"pre_transform_stats", "post_transform_stats"} <= \
+        transform_outputs(transform_statistics=True)
 
 
 def _node_of(task_name):
