@@ -194,7 +194,10 @@ def inspect_source(source: str, dataset=None, unaligned: bool = False):
 
     try:
         fmt, path = parse_source(source)
-        reader = make_reader(fmt, path, dataset=dataset, unaligned=unaligned)
+        # The structure is enough here: ConvertedExampleGen reads the values,
+        # so a pickle is not loaded whole twice.
+        reader = make_reader(fmt, path, dataset=dataset, unaligned=unaligned,
+                             structure_only=True)
         with reader:
             dims, found, counts = dict(reader.dims), reader.dataset, dict(reader.counts)
     except (ReaderError, SourceError) as err:

@@ -41,8 +41,13 @@ def reader_class(fmt: str, flag: str = "--format") -> Type[Reader]:
 
 
 def make_reader(fmt: str, path: str, dataset: Optional[str] = None,
-                unaligned: bool = False) -> Reader:
-    """An unopened reader; raises :class:`SourceError` for a bad format/path/option."""
+                unaligned: bool = False, structure_only: bool = False) -> Reader:
+    """An unopened reader; raises :class:`SourceError` for a bad format/path/option.
+
+    ``structure_only``: :meth:`Reader.open` learns the dims, dataset and
+    counts without reading the bulk of the features where the layout
+    allows it (the MulT and MMSA pickles); the reader cannot yield segments.
+    """
     cls = reader_class(fmt)
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
@@ -57,7 +62,7 @@ def make_reader(fmt: str, path: str, dataset: Optional[str] = None,
                           "their own alignment)")
     if dataset is not None and dataset not in ("mosi", "mosei"):
         raise SourceError(f"--dataset: expected mosi or mosei, found {dataset!r}")
-    return cls(path, dataset=dataset, unaligned=unaligned)
+    return cls(path, dataset=dataset, unaligned=unaligned, structure_only=structure_only)
 
 
 def parse_source(source: str) -> Tuple[str, str]:

@@ -66,8 +66,12 @@ class Reader(abc.ABC):
         path = os.path.abspath(path)
         return path if cls.input_kind == "folder" else os.path.dirname(path)
 
-    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False):
+    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False,
+                 structure_only: bool = False):
         self.path = os.path.abspath(os.fspath(path))
+        # open() learns dims, dataset and counts without reading the bulk of
+        # the features where the layout allows it; iter_split then refuses.
+        self.structure_only = bool(structure_only)
         self.requested_dataset = dataset
         self.unaligned = bool(unaligned)
         self.dims: Dict[str, int] = {}
@@ -98,6 +102,12 @@ class Reader(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def _check_readable(self) -> None:
+        """For iter_split: a structure-only reader holds no feature values."""
+        if self.structure_only:
+            raise RuntimeError(f"{self.path}: opened with structure_only; open a reader "
+                               "without it to read segments")
 
     def total(self) -> int:
         return int(sum(self.counts.values()))

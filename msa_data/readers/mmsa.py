@@ -42,8 +42,9 @@ def split_id(raw: str):
 class MmsaReader(Reader):
     format = "mmsa"
 
-    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False):
-        super().__init__(path, dataset, unaligned)
+    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False,
+                 structure_only: bool = False):
+        super().__init__(path, dataset, unaligned, structure_only)
         self._data: Optional[Dict[str, Any]] = None
         self._labels: Dict[str, np.ndarray] = {}
         self._lengths: Dict[str, Dict[str, Optional[np.ndarray]]] = {}
@@ -100,7 +101,7 @@ class MmsaReader(Reader):
         self.counts[split] = int(n)
 
     def open(self) -> "MmsaReader":
-        data = load_pickle(self.path)
+        data = load_pickle(self.path, structure_only=self.structure_only)
         require_keys(data, contract.SPLITS, self.path)
         dims: Dict[str, int] = {}
         for split in contract.SPLITS:
@@ -120,6 +121,7 @@ class MmsaReader(Reader):
         return self
 
     def iter_split(self, split: str) -> Iterator[contract.Segment]:
+        self._check_readable()
         if self._data is None:
             self.open()
         part = self._data[split]

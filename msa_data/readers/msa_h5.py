@@ -56,8 +56,9 @@ class MsaH5Reader(Reader):
     def split_files(cls, path: str, split: str) -> str:
         return f"*_{split}*.h5"  # the split's text/audio/video/y files
 
-    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False):
-        super().__init__(path, dataset, unaligned)
+    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False,
+                 structure_only: bool = False):
+        super().__init__(path, dataset, unaligned, structure_only)
         self._files: Dict[str, Dict[str, object]] = {}
 
     def _path(self, role: str, split: str) -> str:
@@ -100,6 +101,7 @@ class MsaH5Reader(Reader):
         return self
 
     def iter_split(self, split: str) -> Iterator[contract.Segment]:
+        self._check_readable()
         if not self._files:
             self.open()
         sources = {role: self._files[split][role][DATASET_KEY] for role in FILES}

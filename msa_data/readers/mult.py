@@ -37,14 +37,15 @@ def _fields(row) -> list:
 class MultReader(Reader):
     format = "mult"
 
-    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False):
-        super().__init__(path, dataset, unaligned)
+    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False,
+                 structure_only: bool = False):
+        super().__init__(path, dataset, unaligned, structure_only)
         self._data: Optional[Dict[str, Any]] = None
         self._labels: Dict[str, Any] = {}
         self._ids: Dict[str, list] = {}
 
     def open(self) -> "MultReader":
-        data = load_pickle(self.path)
+        data = load_pickle(self.path, structure_only=self.structure_only)
         require_keys(data, contract.SPLITS, self.path)
         dims: Dict[str, int] = {}
         lengths = set()
@@ -102,6 +103,7 @@ class MultReader(Reader):
         return result
 
     def iter_split(self, split: str) -> Iterator[contract.Segment]:
+        self._check_readable()
         if self._data is None:
             self.open()
         part = self._data[split]

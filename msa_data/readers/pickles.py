@@ -5,14 +5,26 @@ numpy arrays inside dicts and lists, so the unpickler refuses every class
 outside numpy's array machinery and Python's plain containers. Arrays are
 loaded as they are stored: with pickle protocol >= 3 numpy takes over the
 loaded buffer without a copy, so the loaded data costs about the file size.
+
+``load_pickle(path, structure_only=True)`` reads the same objects without
+the bulk of the data: the raw bytes of every array over
+:data:`STRUCTURE_ONLY_BYTES` are skipped on disk (not read) and the array
+comes back as a read-only array of zeros of its shape and dtype that takes
+no memory. Small arrays (labels, ids, lengths) are read as usual. That is
+enough to learn a file's splits, counts, dims and dataset before a run, at
+a fraction of the file's size in memory and time.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import pickle
+import struct
 from typing import Any
+
+import numpy as np
 
 from msa_data.readers.base import ReaderError
 
@@ -27,36 +39,170 @@ _OTHER = {("collections", "OrderedDict"), ("_codecs", "encode"),
           ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")}
 
 
+STRUCTURE_ONLY_BYTES = 1 << 20  # arrays larger than this are not read by structure_only
+
+
+def _allowed_class(base_find_class, path: str, module: str, name: str) -> Any:
+    # numpy >= 2 writes numpy._core.*; older numpy calls it numpy.core.*
+    canonical = module.replace("numpy._core", "numpy.core", 1)
+    if (canonical, name) in _NUMPY:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            return getattr(importlib.import_module(canonical), name)
+    if module in ("builtins", "__builtin__") and name in _BUILTINS:
+        return base_find_class("builtins", name)
+    if (module, name) in _OTHER:
+        return base_find_class(module, name)
+    raise ReaderError(path, None, "a data pickle (numpy arrays in dicts and lists only)",
+                      f"a reference to {module}.{name}")
+
+
 class _DataUnpickler(pickle.Unpickler):
     def __init__(self, fh, path: str):
         super().__init__(fh, encoding="latin1")  # latin1: Python 2 numpy pickles
         self._path = path
 
     def find_class(self, module: str, name: str) -> Any:
-        # numpy >= 2 writes numpy._core.*; older numpy calls it numpy.core.*
-        canonical = module.replace("numpy._core", "numpy.core", 1)
-        if (canonical, name) in _NUMPY:
-            try:
-                return getattr(importlib.import_module(module), name)
-            except (ImportError, AttributeError):
-                return getattr(importlib.import_module(canonical), name)
-        if module in ("builtins", "__builtin__") and name in _BUILTINS:
-            return super().find_class("builtins", name)
-        if (module, name) in _OTHER:
-            return super().find_class(module, name)
-        raise ReaderError(self._path, None,
-                          "a data pickle (numpy arrays in dicts and lists only)",
-                          f"a reference to {module}.{name}")
+        return _allowed_class(super().find_class, self._path, module, name)
 
 
-def load_pickle(path: str) -> Any:
-    """The unpickled object; a :class:`ReaderError` for anything unreadable."""
+class _Skipped:
+    """Stands for a large byte string that was left on disk."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+class _ArrayStub:
+    """What ``_reconstruct`` builds; ``BUILD`` gives it the array's state."""
+
+    array = None
+
+    def __setstate__(self, state) -> None:
+        _, shape, dtype, _, raw = state[:5] if len(state) >= 5 else (None, *state)
+        if isinstance(raw, _Skipped):
+            self.array = _zeros(shape, dtype)
+        else:
+            self.array = np.ndarray.__new__(np.ndarray, (0,), np.dtype("b"))
+            self.array.__setstate__(state)
+
+
+def _zeros(shape, dtype) -> np.ndarray:
+    """A read-only array of zeros of any shape that takes one element of memory."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
+
+
+def _passing_skipped(build, make_array=None):
+    """``build`` for read data; for a :class:`_Skipped` first argument, the
+    zeros ``make_array`` gives (or the placeholder itself, to pass along)."""
+
+    def call(first, *args):
+        if isinstance(first, _Skipped):
+            return make_array(*args) if make_array else first
+        return build(first, *args)
+
+    return call
+
+
+class _StructureUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler, taught to seek past large byte strings.
+
+    The C unpickler reads every byte string whole; this one reads each large
+    one's length, seeks over it and leaves a :class:`_Skipped` in its place,
+    which the array builders above turn into zero-memory arrays.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, fh, path: str):
+        super().__init__(fh, encoding="latin1")
+        self._fh, self._path = fh, path
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _allowed_class(super().find_class, self._path, module, name)
+        if name == "_reconstruct":
+            return lambda *args: _ArrayStub()
+        if name == "_frombuffer":  # protocol 5: _frombuffer(buffer, dtype, shape, order)
+            return _passing_skipped(found, lambda dtype, shape, order: _zeros(shape, dtype))
+        if (module, name) == ("_codecs", "encode"):  # protocol 2: bytes as latin1 text
+            return _passing_skipped(found)
+        return found
+
+    def _outside_frame(self) -> bool:
+        frame = self._unframer.current_frame
+        if frame is None:
+            return True
+        position = frame.tell()
+        end = frame.seek(0, io.SEEK_END)
+        frame.seek(position)
+        return position == end
+
+    def _bytes(self, length_format: str, decode) -> None:
+        size, = struct.unpack(length_format, self.read(struct.calcsize(length_format)))
+        if size < 0:
+            raise pickle.UnpicklingError("negative byte count")
+        if size > STRUCTURE_ONLY_BYTES and self._outside_frame():
+            self._fh.seek(size, io.SEEK_CUR)
+            self.append(_Skipped(size))
+        else:
+            self.append(decode(self.read(size)))
+
+    def _load_binbytes(self):
+        self._bytes("<I", bytes)
+
+    def _load_binbytes8(self):
+        self._bytes("<Q", bytes)
+
+    def _load_bytearray8(self):
+        self._bytes("<Q", bytearray)
+
+    def _load_binstring(self):
+        self._bytes("<i", self._decode_string)
+
+    def _load_binunicode(self):
+        self._bytes("<I", lambda raw: str(raw, "utf-8", "surrogatepass"))
+
+    def _load_binunicode8(self):
+        self._bytes("<Q", lambda raw: str(raw, "utf-8", "surrogatepass"))
+
+    dispatch[pickle.BINBYTES[0]] = _load_binbytes
+    dispatch[pickle.BINBYTES8[0]] = _load_binbytes8
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
+    dispatch[pickle.BINSTRING[0]] = _load_binstring
+    dispatch[pickle.BINUNICODE[0]] = _load_binunicode
+    dispatch[pickle.BINUNICODE8[0]] = _load_binunicode8
+
+
+def _unstub(value: Any) -> Any:
+    """Replaces every :class:`_ArrayStub` in dicts, lists and tuples by its array."""
+    if isinstance(value, _ArrayStub):
+        return value.array
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _unstub(item)
+        return value
+    if isinstance(value, list):
+        value[:] = [_unstub(item) for item in value]
+        return value
+    if isinstance(value, tuple):
+        return tuple(_unstub(item) for item in value)
+    return value
+
+
+def load_pickle(path: str, structure_only: bool = False) -> Any:
+    """The unpickled object; a :class:`ReaderError` for anything unreadable.
+
+    ``structure_only``: large arrays come back as zeros, unread (see above).
+    """
     if not os.path.exists(path):
         raise ReaderError(path, None, "an existing pickle file", "no such file")
     if os.path.isdir(path):
         raise ReaderError(path, None, "a pickle file", "a folder")
     try:
         with open(path, "rb") as fh:
+            if structure_only:
+                return _unstub(_StructureUnpickler(fh, path).load())
             return _DataUnpickler(fh, path).load()
     except ReaderError:
         raise

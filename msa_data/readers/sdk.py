@@ -78,8 +78,9 @@ class SdkReader(Reader):
     def split_files(cls, path: str, split: str) -> str:
         return SPLIT_PATTERN  # every split is read from the same files
 
-    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False):
-        super().__init__(path, dataset, unaligned)
+    def __init__(self, path: str, dataset: Optional[str] = None, unaligned: bool = False,
+                 structure_only: bool = False):
+        super().__init__(path, dataset, unaligned, structure_only)
         self._paths: Dict[str, str] = {}
         self._data: Dict[str, object] = {}  # role -> /<root>/data group
         self._videos: Dict[str, List[str]] = {}  # split -> label-file videos, in file order
@@ -168,6 +169,7 @@ class SdkReader(Reader):
                               ) from None
 
     def iter_split(self, split: str) -> Iterator[contract.Segment]:
+        self._check_readable()
         if not self._data:
             self.open()
         for video in self._videos[split]:
