@@ -210,7 +210,8 @@ def load_pickle(path: str, structure_only: bool = False) -> Any:
         raise ReaderError(path, None, "a pickle that fits in memory", "MemoryError") from None
     except Exception as err:  # EOFError, UnpicklingError, OSError, ValueError, ...
         detail = str(err).splitlines()[0] if str(err) else ""
-        hint = "truncated or corrupt data" if isinstance(err, (EOFError, pickle.UnpicklingError)) \
-            else "unreadable data"
+        # struct.error: the pure-Python unpickler (structure_only) ran out of bytes
+        truncated = (EOFError, pickle.UnpicklingError, struct.error)
+        hint = "truncated or corrupt data" if isinstance(err, truncated) else "unreadable data"
         raise ReaderError(path, None, "a complete, readable pickle file",
                           f"{hint} ({type(err).__name__}: {detail})") from None
