@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
 .PHONY: venv run test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
-	report tensorboard
+	bench-scale bench-source report tensorboard
 
 venv: $(STAMP)
 
@@ -72,6 +72,15 @@ bench-xla: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(PY) -m benchmarks.serving_benchmark
+
+# The whole local run on built-in data at 0.25, 0.5 and 1x MOSEI size (22,856
+# segments): per-component time and peak RSS, growth fit (about 20 minutes).
+bench-scale: $(STAMP)
+	$(PY) -m benchmarks.scale_benchmark
+
+# --source mult: on a MOSEI-size pickle: peak RSS against the file's size.
+bench-source: $(STAMP)
+	$(PY) -m benchmarks.source_benchmark
 
 # Every architecture and preset, 3 seeds each, on the built-in MOSI-size data
 # (about an hour on 2 cores; finished runs are reused when rerun).
