@@ -7,10 +7,11 @@ loaded as they are stored: with pickle protocol >= 3 numpy takes over the
 loaded buffer without a copy, so the loaded data costs about the file size.
 
 ``load_pickle(path, structure_only=True)`` reads the same objects without
-the bulk of the data: the raw bytes of every array over
+the bulk of the data: the raw bytes of every numeric array over
 :data:`STRUCTURE_ONLY_BYTES` are skipped on disk (not read) and the array
 comes back as a read-only array of zeros of its shape and dtype that takes
-no memory. Small arrays (labels, ids, lengths) are read as usual. That is
+no memory. Small arrays (labels, lengths) and text arrays (ids) are read as
+usual. That is
 enough to learn a file's splits, counts, dims and dataset before a run, at
 a fraction of the file's size in memory and time.
 """
@@ -68,10 +69,35 @@ class _DataUnpickler(pickle.Unpickler):
 
 
 class _Skipped:
-    """Stands for a large byte string that was left on disk."""
+    """A large byte string left on disk, and how to read it if it is needed.
 
-    def __init__(self, size: int):
-        self.size = size
+    Numeric arrays built from it become zeros; text and object arrays (ids)
+    are read after all, from ``offset``, through the same decoding steps.
+    """
+
+    def __init__(self, fh, offset: int, size: int, decode):
+        self._fh, self._offset, self.size, self._steps = fh, offset, size, [decode]
+
+    def then(self, step) -> "_Skipped":
+        self._steps.append(step)
+        return self
+
+    def fetch(self):
+        position = self._fh.tell()
+        try:
+            self._fh.seek(self._offset)
+            value = self._fh.read(self.size)
+        finally:
+            self._fh.seek(position)
+        if len(value) < self.size:
+            raise EOFError("pickle data was truncated")
+        for step in self._steps:
+            value = step(value)
+        return value
+
+
+def _numeric(dtype) -> bool:
+    return np.dtype(dtype).kind in "biufc"
 
 
 class _ArrayStub:
@@ -80,12 +106,14 @@ class _ArrayStub:
     array = None
 
     def __setstate__(self, state) -> None:
-        _, shape, dtype, _, raw = state[:5] if len(state) >= 5 else (None, *state)
+        shape, dtype, raw = state[-4], state[-3], state[-1]  # (version,) shape dtype order raw
         if isinstance(raw, _Skipped):
-            self.array = _zeros(shape, dtype)
-        else:
-            self.array = np.ndarray.__new__(np.ndarray, (0,), np.dtype("b"))
-            self.array.__setstate__(state)
+            if _numeric(dtype):
+                self.array = _zeros(shape, dtype)
+                return
+            state = (*state[:-1], raw.fetch())
+        self.array = np.ndarray.__new__(np.ndarray, (0,), np.dtype("b"))
+        self.array.__setstate__(state)
 
 
 def _zeros(shape, dtype) -> np.ndarray:
@@ -93,14 +121,28 @@ def _zeros(shape, dtype) -> np.ndarray:
     return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
 
 
-def _passing_skipped(build, make_array=None):
-    """``build`` for read data; for a :class:`_Skipped` first argument, the
-    zeros ``make_array`` gives (or the placeholder itself, to pass along)."""
+def _frombuffer_or_zeros(frombuffer):
+    """numpy's protocol-5 ``_frombuffer(buffer, dtype, shape, order)``, with zeros
+    for a skipped numeric buffer."""
 
-    def call(first, *args):
-        if isinstance(first, _Skipped):
-            return make_array(*args) if make_array else first
-        return build(first, *args)
+    def call(buffer, dtype, shape, order):
+        if isinstance(buffer, _Skipped):
+            if _numeric(dtype):
+                return _zeros(shape, dtype)
+            buffer = buffer.fetch()
+        return frombuffer(buffer, dtype, shape, order)
+
+    return call
+
+
+def _encode_later(encode):
+    """``_codecs.encode`` (protocol 2 writes bytes as latin1 text), deferred
+    for a skipped string until it is read."""
+
+    def call(value, *args):
+        if isinstance(value, _Skipped):
+            return value.then(lambda text: encode(text, *args))
+        return encode(value, *args)
 
     return call
 
@@ -110,7 +152,8 @@ class _StructureUnpickler(pickle._Unpickler):
 
     The C unpickler reads every byte string whole; this one reads each large
     one's length, seeks over it and leaves a :class:`_Skipped` in its place,
-    which the array builders above turn into zero-memory arrays.
+    which the array builders above turn into zero-memory arrays (numeric
+    dtypes) or read after all (text and objects: the ids).
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
@@ -123,10 +166,10 @@ class _StructureUnpickler(pickle._Unpickler):
         found = _allowed_class(super().find_class, self._path, module, name)
         if name == "_reconstruct":
             return lambda *args: _ArrayStub()
-        if name == "_frombuffer":  # protocol 5: _frombuffer(buffer, dtype, shape, order)
-            return _passing_skipped(found, lambda dtype, shape, order: _zeros(shape, dtype))
-        if (module, name) == ("_codecs", "encode"):  # protocol 2: bytes as latin1 text
-            return _passing_skipped(found)
+        if name == "_frombuffer":
+            return _frombuffer_or_zeros(found)
+        if (module, name) == ("_codecs", "encode"):
+            return _encode_later(found)
         return found
 
     def _outside_frame(self) -> bool:
@@ -143,8 +186,9 @@ class _StructureUnpickler(pickle._Unpickler):
         if size < 0:
             raise pickle.UnpicklingError("negative byte count")
         if size > STRUCTURE_ONLY_BYTES and self._outside_frame():
+            offset = self._fh.tell()
             self._fh.seek(size, io.SEEK_CUR)
-            self.append(_Skipped(size))
+            self.append(_Skipped(self._fh, offset, size, decode))
         else:
             self.append(decode(self.read(size)))
 
