@@ -54,6 +54,22 @@ def test_structure_only_skips_large_arrays_on_disk(tmp_path, protocol):
     assert light["nested"][1][1] == 3
 
 
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_structure_only_reads_everything_but_float_arrays(tmp_path, protocol):
+    masks = np.ones((20000, 3, 50), dtype=np.int8)  # 3 MB, e.g. MMSA's text_bert
+    nested = np.empty(2, dtype=object)
+    nested[0], nested[1] = BIG, np.arange(5)
+    note = "x" * 2_000_000  # a long string that is not array data
+    path = str(tmp_path / "data.pkl")
+    with open(path, "wb") as fh:
+        pickle.dump({"masks": masks, "nested": nested, "note": note}, fh, protocol=protocol)
+    light = pickles.load_pickle(path, structure_only=True)
+    np.testing.assert_array_equal(light["masks"], masks)  # integers are read
+    assert light["note"] == note
+    assert isinstance(light["nested"][0], np.ndarray) and light["nested"][0].shape == BIG.shape
+    np.testing.assert_array_equal(light["nested"][1], np.arange(5))
+
+
 def test_structure_only_still_refuses_foreign_classes(tmp_path):
     path = str(tmp_path / "evil.pkl")
     with open(path, "wb") as fh:
@@ -92,3 +108,19 @@ def test_structure_only_reader_learns_what_a_full_open_does(tmp_path, monkeypatc
     _, options, dims, summary = cli.inspect_source(f"{fmt}:{path}")
     assert dims == expected[0] and options["dataset"] == expected[2] == "mosei"
     assert f"train {expected[1]['train']}" in summary
+
+
+def test_structure_only_mmsa_still_checks_the_bert_masks(tmp_path, monkeypatch):
+    monkeypatch.setattr(pickles, "STRUCTURE_ONLY_BYTES", 1024)
+    path = str(tmp_path / "MOSI" / "aligned_50.pkl")
+    os.makedirs(os.path.dirname(path))
+    fx.write_mmsa(path, "mosi")
+    with open(path, "rb") as fh:
+        data = pickle.load(fh)
+    data["valid"]["text_bert"][1, 1, :] = 1  # a mask longer than the text's 50 frames
+    data["valid"]["text"] = data["valid"]["text"][:, :40]
+    with open(path, "wb") as fh:
+        pickle.dump(data, fh, protocol=4)
+    for structure_only in (False, True):
+        with pytest.raises(ReaderError, match="valid/text_bert.*mask lengths <= 40"):
+            make_reader("mmsa", path, structure_only=structure_only).open()

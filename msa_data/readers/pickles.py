@@ -7,11 +7,12 @@ loaded as they are stored: with pickle protocol >= 3 numpy takes over the
 loaded buffer without a copy, so the loaded data costs about the file size.
 
 ``load_pickle(path, structure_only=True)`` reads the same objects without
-the bulk of the data: the raw bytes of every numeric array over
-:data:`STRUCTURE_ONLY_BYTES` are skipped on disk (not read) and the array
-comes back as a read-only array of zeros of its shape and dtype that takes
-no memory. Small arrays (labels, lengths) and text arrays (ids) are read as
-usual. That is
+the bulk of the data: the raw bytes of every floating-point array over
+:data:`STRUCTURE_ONLY_BYTES` (the features) are skipped on disk (not read)
+and the array comes back as a read-only array of zeros of its shape and
+dtype that takes no memory. Everything else is read as usual: small arrays
+(labels), integer arrays (lengths, BERT token masks, which the readers
+check) and text or object arrays (ids). That is
 enough to learn a file's splits, counts, dims and dataset before a run, at
 a fraction of the file's size in memory and time.
 """
@@ -71,16 +72,16 @@ class _DataUnpickler(pickle.Unpickler):
 class _Skipped:
     """A large byte string left on disk, and how to read it if it is needed.
 
-    Numeric arrays built from it become zeros; text and object arrays (ids)
-    are read after all, from ``offset``, through the same decoding steps.
+    Floating-point arrays built from it become zeros; anything else (ids,
+    integer masks, a long string) is read after all, from ``offset``,
+    through the same decoding steps.
     """
 
-    def __init__(self, fh, offset: int, size: int, decode):
-        self._fh, self._offset, self.size, self._steps = fh, offset, size, [decode]
+    def __init__(self, fh, offset: int, size: int, steps):
+        self._fh, self._offset, self.size, self._steps = fh, offset, size, list(steps)
 
     def then(self, step) -> "_Skipped":
-        self._steps.append(step)
-        return self
+        return _Skipped(self._fh, self._offset, self.size, [*self._steps, step])
 
     def fetch(self):
         position = self._fh.tell()
@@ -96,8 +97,9 @@ class _Skipped:
         return value
 
 
-def _numeric(dtype) -> bool:
-    return np.dtype(dtype).kind in "biufc"
+def _skippable(dtype) -> bool:
+    """Feature arrays: what structure_only need not read."""
+    return np.dtype(dtype).kind in "fc"
 
 
 class _ArrayStub:
@@ -108,7 +110,7 @@ class _ArrayStub:
     def __setstate__(self, state) -> None:
         shape, dtype, raw = state[-4], state[-3], state[-1]  # (version,) shape dtype order raw
         if isinstance(raw, _Skipped):
-            if _numeric(dtype):
+            if _skippable(dtype):
                 self.array = _zeros(shape, dtype)
                 return
             state = (*state[:-1], raw.fetch())
@@ -123,11 +125,11 @@ def _zeros(shape, dtype) -> np.ndarray:
 
 def _frombuffer_or_zeros(frombuffer):
     """numpy's protocol-5 ``_frombuffer(buffer, dtype, shape, order)``, with zeros
-    for a skipped numeric buffer."""
+    for a skipped floating-point buffer."""
 
     def call(buffer, dtype, shape, order):
         if isinstance(buffer, _Skipped):
-            if _numeric(dtype):
+            if _skippable(dtype):
                 return _zeros(shape, dtype)
             buffer = buffer.fetch()
         return frombuffer(buffer, dtype, shape, order)
@@ -152,8 +154,8 @@ class _StructureUnpickler(pickle._Unpickler):
 
     The C unpickler reads every byte string whole; this one reads each large
     one's length, seeks over it and leaves a :class:`_Skipped` in its place,
-    which the array builders above turn into zero-memory arrays (numeric
-    dtypes) or read after all (text and objects: the ids).
+    which the array builders above turn into zero-memory arrays
+    (floating-point dtypes) or read after all (everything else).
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
@@ -188,7 +190,7 @@ class _StructureUnpickler(pickle._Unpickler):
         if size > STRUCTURE_ONLY_BYTES and self._outside_frame():
             offset = self._fh.tell()
             self._fh.seek(size, io.SEEK_CUR)
-            self.append(_Skipped(self._fh, offset, size, decode))
+            self.append(_Skipped(self._fh, offset, size, [decode]))
         else:
             self.append(decode(self.read(size)))
 
@@ -219,9 +221,17 @@ class _StructureUnpickler(pickle._Unpickler):
 
 
 def _unstub(value: Any) -> Any:
-    """Replaces every :class:`_ArrayStub` in dicts, lists and tuples by its array."""
+    """Replaces every :class:`_ArrayStub` in dicts, lists, tuples and object
+    arrays by its array, and reads any :class:`_Skipped` left over (a long
+    string that was not array data)."""
     if isinstance(value, _ArrayStub):
-        return value.array
+        return _unstub(value.array)
+    if isinstance(value, _Skipped):
+        return value.fetch()
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        for index, item in np.ndenumerate(value):
+            value[index] = _unstub(item)
+        return value
     if isinstance(value, dict):
         for key, item in value.items():
             value[key] = _unstub(item)
