@@ -2,18 +2,19 @@
 
 The pipeline run on ``--source`` (tests/test_convert_pipeline.py) checks the
 records and the lineage; this checks what that run cannot show: the file is
-loaded once for all three splits, and the artifact's properties are those
-TFX's own ExampleGen executor sets.
+loaded once for all three splits, the artifact carries the split names,
+payload and file format TFX's own ExampleGen executor sets, and settings it
+cannot honour are refused before anything is written.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 import os
 
 import pytest
 import tensorflow as tf
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
@@ -56,6 +57,8 @@ def test_every_split_from_one_load_of_the_file(source, tmp_path, monkeypatch):
 
     assert loads == [False]  # one full load for the three splits
     assert artifact_utils.decode_split_names(examples.split_names) == list(contract.SPLITS)
+    assert examples_utils.get_payload_format(examples) == example_gen_pb2.FORMAT_TF_EXAMPLE
+    assert examples_utils.get_file_format(examples) == "tfrecords_gzip"
     for split in contract.SPLITS:
         [shard] = glob.glob(os.path.join(examples.uri, f"Split-{split}", "*"))
         assert shard.endswith(".gz")
@@ -80,5 +83,8 @@ def test_output_split_config_and_other_file_formats_are_refused(source, tmp_path
                standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FILE_FORMAT_PARQUET}
     with pytest.raises(ValueError, match="output_file_format: expected gzipped TFRecords"):
         ceg.Executor().Do({}, outputs, parquet)
+    sequence = {**properties, standard_component_specs.OUTPUT_DATA_FORMAT_KEY:
+                example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE}
+    with pytest.raises(ValueError, match="output_data_format: expected tf.Example"):
+        ceg.Executor().Do({}, outputs, sequence)
     assert not os.path.exists(examples.uri)  # refused before anything was written
-    assert json.loads(properties[standard_component_specs.INPUT_CONFIG_KEY])["splits"]
