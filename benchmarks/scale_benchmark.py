@@ -141,6 +141,8 @@ def run_pipeline(runner_args: list, output_dir: str) -> dict:
         raise SystemExit(f"benchmark: local_runner.py {' '.join(runner_args)} failed "
                          f"(exit {proc.returncode}):\n{console}")
     peak_sum, peak_single = memory.peak()
+    if peak_sum is None:
+        raise SystemExit("benchmark: no memory sample of the run was taken")
     components = {}
     for name, (begin, end) in sorted(component_windows(output_dir).items(),
                                      key=lambda item: item[1][0]):

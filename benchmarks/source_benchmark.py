@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     memory, gen = run.pop("memory"), run["components"]["ConvertedExampleGen"]
     first_start = min(c["window"][0] for c in run["components"].values())
     up_front, _ = memory.peak(run["started_at"], first_start)
+    if up_front is None or gen["peak_rss_gb"] is None:
+        raise SystemExit("source benchmark: no memory sample before or inside ConvertedExampleGen")
     phases = {"up-front check (before any component)": up_front / GB,
               "ConvertedExampleGen": gen["peak_rss_gb"]}
 

@@ -66,7 +66,7 @@ def create_pipeline(
     (TFDV statistics). Off by default: StatisticsGen already profiles the
     raw data, nothing downstream reads Transform's copies, and on the padded
     dense output they cost half of Transform's time and, at MOSEI size,
-    5.6 GB more peak memory (docs/benchmarks.md).
+    5.6 GiB more peak memory (docs/benchmarks.md).
     """
     if source:
         from components.converted_example_gen import converted_example_gen

@@ -19,14 +19,16 @@ _ALLOCATE = ("import sys, time; block = bytearray(int(sys.argv[1])); "
 
 
 def test_tree_memory_counts_the_children_of_the_process():
-    # A shell whose child holds 300 MB: the shell alone is a few MB.
-    proc = subprocess.Popen(["/bin/sh", "-c", f'"{sys.executable}" -c "$0" 300000000',
-                             _ALLOCATE])
+    # A Python parent whose child holds 300 MB: the parent alone holds ~10 MB.
+    parent = (f"import subprocess, sys; subprocess.run([sys.executable, '-c', {_ALLOCATE!r}, "
+              "'300000000'], check=True)")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
     before = time.time()
     with sb.TreeMemory(proc.pid, interval=0.1) as memory:
         proc.wait()
     summed, largest = memory.peak()
     assert summed >= 300e6 and largest >= 300e6
+    assert summed > largest  # the parent's own memory is added to the child's
     assert memory.peak(end=before - 10) == (None, None)  # no sample that early
     # a window shorter than the interval reads the last sample before its end
     last = memory.samples[-1]
