@@ -14,6 +14,7 @@ from trainer.models.blocks import zero_invalid
 from trainer.models.encoder import ModalityEncoder
 from trainer.models.fusion import AdaptiveFusionHead
 from trainer.models.positional import as_bool_mask, create_padding_mask
+from trainer.models.tracing import traced_without_autograph
 
 
 def split_inputs(inputs, model_name: str):
@@ -62,6 +63,7 @@ class PooledFusionModel(tf.keras.Model):
         self.hidden_dropout = tf.keras.layers.Dropout(self.dropout_rate, **sub)
         self.regressor = tf.keras.layers.Dense(1, dtype="float32", name="regressor")
 
+    @traced_without_autograph
     def call(self, inputs, training=False):
         sequences, masks = split_inputs(inputs, "PooledFusionModel")
         pooled = tf.concat([masked_mean_and_sum(s, m) for s, m in zip(sequences, masks)],
@@ -119,6 +121,7 @@ class TextOnlyModel(tf.keras.Model):
             self.word_score = tf.keras.layers.Dense(
                 1, kernel_initializer="zeros", dtype="float32", name="word_score")
 
+    @traced_without_autograph
     def call(self, inputs, training=False):
         sequences, masks = split_inputs(inputs, "TextOnlyModel")
         text, mask = sequences[0], masks[0]

@@ -14,6 +14,7 @@ from trainer.models.positional import (
     as_bool_mask,
     create_padding_mask,
 )
+from trainer.models.tracing import traced_without_autograph
 from trainer.models.word_fusion import WordLevelFusion
 
 __all__ = ["MSASeqLevelModel", "ModalityEncoder"]
@@ -124,6 +125,7 @@ class MSASeqLevelModel(tf.keras.Model):
             self.word_regressor = tf.keras.layers.Dense(
                 1, kernel_initializer="zeros", dtype="float32", name="word_regressor")
 
+    @traced_without_autograph
     def call(self, inputs, training=False):
         if not isinstance(inputs, (tuple, list)) or len(inputs) not in (3, 6):
             got = (f"a {type(inputs).__name__} of length {len(inputs)}"
