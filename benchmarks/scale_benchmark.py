@@ -28,7 +28,6 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import shutil  # noqa: E402
@@ -40,7 +39,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from pipeline import configs  # noqa: E402
+from pipeline import cli, configs  # noqa: E402
 
 GB = 1e9
 WALL_TARGET_S = 45 * 60
@@ -111,16 +110,12 @@ def make_data(root: str, fraction: float) -> dict:
 
 def component_windows(output_dir: str) -> dict:
     """``{component id: (start, end)}`` (unix seconds) of the run's executions."""
-    from pipeline import results
+    from pipeline import recovery, results
 
     store = results.open_store(configs.metadata_path(output_dir))
-    windows = {}
-    for context in store.get_contexts_by_type("node"):
-        component = context.name.split(".", 1)[-1]
-        for execution in store.get_executions_by_context(context.id):
-            windows[component] = (execution.create_time_since_epoch / 1000,
-                                  execution.last_update_time_since_epoch / 1000)
-    return windows
+    return {recovery.node_name(store, e): (e.create_time_since_epoch / 1000,
+                                           e.last_update_time_since_epoch / 1000)
+            for e in store.get_executions()}
 
 
 def run_pipeline(runner_args: list, output_dir: str) -> dict:
@@ -199,7 +194,7 @@ def report(runs: list) -> list:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     p.add_argument("--work-dir", default=os.path.join(configs.REPO_ROOT, "outputs", "scale"))
     p.add_argument("--beam-workers", type=int, default=1)

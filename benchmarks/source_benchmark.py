@@ -22,32 +22,36 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from benchmarks.scale_benchmark import GB, run_pipeline  # noqa: E402
-from pipeline import configs  # noqa: E402
+from pipeline import cli, configs  # noqa: E402
 
 RATIO_TARGET = 2.0
-FILE_NAMES = {"mosi": "mosi_data.pkl", "mosei": "mosei_senti_data.pkl"}
 _OPEN = ("import sys, time; from msa_data.readers import make_reader; t = time.perf_counter(); "
          "r = make_reader('mult', sys.argv[1], structure_only=sys.argv[2] == '1').open(); "
          "print(time.perf_counter() - t)")
 
 
-def write_pickle(path: str, size: str) -> None:
-    if os.path.exists(path):
-        return
-    code = ("import sys; from benchmarks.convert_benchmark import COUNTS; "
-            "from tests import convert_fixtures as fx; "
-            "fx.write_mult(sys.argv[1], sys.argv[2], counts=COUNTS[sys.argv[2]], "
-            "specials=False, expected=False)")
-    subprocess.run([sys.executable, "-c", code, path + ".tmp", size], check=True,
-                   cwd=configs.REPO_ROOT)
-    os.replace(path + ".tmp", path)
+def write_pickle(folder: str, size: str) -> str:
+    """The convert benchmark's MulT fixture of ``size`` in ``folder`` (kept when
+    there); written by a child, so this process stays small for ``ru_maxrss``."""
+    name = "mosi_data.pkl" if size == "mosi" else "mosei_senti_data.pkl"
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        staging = tempfile.mkdtemp(prefix=".pickle-", dir=folder)
+        code = ("import sys; from benchmarks.convert_benchmark import make_fixture; "
+                "print(make_fixture('mult', sys.argv[1], sys.argv[2]))")
+        written = subprocess.run([sys.executable, "-c", code, size, staging], check=True,
+                                 cwd=configs.REPO_ROOT, capture_output=True, text=True)
+        os.replace(written.stdout.strip().splitlines()[-1], path)
+        shutil.rmtree(staging)
+    return path
 
 
 def open_in_child(path: str, structure_only: bool) -> dict:
@@ -63,15 +67,14 @@ def open_in_child(path: str, structure_only: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work-dir", default=os.path.join(configs.REPO_ROOT, "outputs", "source"))
-    p.add_argument("--size", choices=tuple(FILE_NAMES), default="mosei")
+    p.add_argument("--size", choices=("mosi", "mosei"), default="mosei")
     p.add_argument("--train-steps", type=int, default=20)
     args = p.parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
-    path = os.path.join(args.work_dir, FILE_NAMES[args.size])
     start = time.perf_counter()
-    write_pickle(path, args.size)
+    path = write_pickle(args.work_dir, args.size)
     file_gb = os.path.getsize(path) / GB
     print(f"{path}: {file_gb:.2f} GB (ready in {time.perf_counter() - start:.0f} s)", flush=True)
 
