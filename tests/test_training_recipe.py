@@ -114,11 +114,12 @@ def test_jit_compile_setting():
         resolve_jit_compile("yes")
 
 
-def _small_fit(jit_compile: str):
-    """A few steps of a small model with dropout, as the Trainer fits (compile_model,
-    op determinism, checkpointable dropout); returns the model."""
+def _small_fit(jit_compile: str, model_class=tf.keras.Model, policy: str = "float32"):
+    """A few steps of a small functional model with dropout, as the Trainer fits
+    (compile_model, op determinism, checkpointable dropout); returns the model."""
     import dataclasses
 
+    from trainer import precision
     from trainer.keras_model import compile_model
 
     rng = np.random.default_rng(0)
@@ -127,14 +128,35 @@ def _small_fit(jit_compile: str):
     config = dataclasses.replace(TrainerConfig(), jit_compile=jit_compile)
     with optimization.deterministic_ops(), optimization.checkpointable_dropout():
         tf.keras.utils.set_random_seed(0)
-        model = tf.keras.Sequential([
-            tf.keras.Input((8,)), tf.keras.layers.Dense(16, activation="relu"),
-            tf.keras.layers.Dropout(0.5), tf.keras.layers.Dense(1)])
-        compile_model(model, config, "float32", total_steps=9)
+        with precision.policy_scope(policy):
+            inputs = tf.keras.Input((8,))
+            hidden = tf.keras.layers.Dropout(0.5)(
+                tf.keras.layers.Dense(16, activation="relu")(inputs))
+            outputs = tf.keras.layers.Dense(1, dtype="float32")(hidden)
+        model = model_class(inputs=inputs, outputs=outputs)
+        compile_model(model, config, policy, total_steps=9)
         train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(96, seed=0).batch(32)
         history = model.fit(train.repeat(), steps_per_epoch=3, epochs=3,
                             validation_data=train, verbose=0)
     return model, history.history
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_steps_without_autograph_train_the_same_model(policy):
+    """The Trainer's model class (Keras steps traced without AutoGraph) trains
+    exactly the weights and logs of a plain functional model, loss scaling included."""
+    from trainer.keras_model import build_keras_model
+    from trainer.models.tracing import StepsWithoutAutograph
+
+    plain, logs = _small_fit("off", tf.keras.Model, policy)
+    ours, ours_logs = _small_fit("off", StepsWithoutAutograph, policy)
+    assert type(ours) is StepsWithoutAutograph and not isinstance(plain, StepsWithoutAutograph)
+    for a, b in zip(plain.get_weights(), ours.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert ours_logs == logs
+    assert ours.predict(np.ones((2, 8), np.float32), verbose=0).shape == (2, 1)
+    small = TrainerConfig(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1)
+    assert type(build_keras_model(small.resolve_alignment(True))) is StepsWithoutAutograph
 
 
 def test_xla_training_is_deterministic_and_logs_the_metrics():

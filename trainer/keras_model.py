@@ -16,6 +16,7 @@ from trainer import optimization, precision, preprocessing
 from trainer.config import TrainerConfig
 from trainer.keras_metrics import MSAMetrics
 from trainer.models import MSASeqLevelModel, PooledFusionModel, TextOnlyModel
+from trainer.models.tracing import StepsWithoutAutograph
 
 # --architecture -> (model class, name of the core layer)
 ARCHITECTURES = {
@@ -42,7 +43,7 @@ def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.kera
         core = model_class(**config.model_kwargs(), name=name)
         ordered = [inputs[k] for k in preprocessing.model_input_keys()]
         output = core(tuple(ordered))
-    return tf.keras.Model(inputs=inputs, outputs=output, name="msa_pipeline_model")
+    return StepsWithoutAutograph(inputs=inputs, outputs=output, name="msa_pipeline_model")
 
 
 def resolve_jit_compile(setting: str) -> bool:
@@ -91,3 +92,7 @@ def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
         metrics=[MSAMetrics()],
         jit_compile=resolve_jit_compile(config.jit_compile),
     )
+    # Its slots exist before fit's first trace: a tf.function that creates
+    # variables while tracing is traced a second time, and the train step is
+    # the most expensive trace of a run.
+    optimizer.build(model.trainable_variables)
