@@ -83,15 +83,17 @@ def beam_pipeline_args(runner: str, passthrough: List[str]) -> List[str]:
 
 def compile_pipeline(args, beam_args: List[str]) -> Dict:
     """Compiles to a PipelineJob dict; raises on any compilation problem."""
+    # Flags first: a typo is answered before TFX is imported (seconds).
+    config = cli.trainer_config_from(args)
+    evaluation_settings = blessing.settings_from(args)
+    tuning = cli.tuning_from(args)
+    if bool(args.data_root) == bool(args.source):
+        raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
     from tfx import v1 as tfx
     from tfx.orchestration import data_types
 
     from pipeline.pipeline import create_pipeline
 
-    config = cli.trainer_config_from(args)
-    evaluation_settings = blessing.settings_from(args)
-    if bool(args.data_root) == bool(args.source):
-        raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
     source = options = None
     defaults = {"train_steps": cli.train_steps_from(args)}
     if args.source:
@@ -121,7 +123,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         corr_floor=evaluation_settings.corr_floor,
         min_slice_size=evaluation_settings.min_slice_size,
         beam_pipeline_args=beam_args,
-        **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), cli.tuning_from(args))),
+        **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), tuning)),
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image))

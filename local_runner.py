@@ -54,6 +54,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting the flags give, checked before the output folder is touched."""
+
+    trainer_config: object  # trainer.config.TrainerConfig
+    train_steps: int
+    tuning: tuple  # (trials, steps per trial, fixed fields): cli.tuning_from
+    evaluation: blessing.BlessingSettings
+    beam: list
+
+
+def checked_settings(args) -> Settings:
+    """The run's settings from its flags; raises ValueError naming a bad flag.
+
+    Flags only: no file is read and nothing heavy is imported, so a typo is
+    answered at once and leaves no output folder behind.
+    """
+    if args.source and args.data_root:
+        raise ValueError("--source and --data-root: expected one of them, found both")
+    return Settings(trainer_config=cli.trainer_config_from(args),
+                    train_steps=cli.train_steps_from(args), tuning=cli.tuning_from(args),
+                    evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
+
+
 def resolve_data_root(args, console) -> str:
     """The data to run on; generates the built-in data when none was given."""
     if args.data_root:
@@ -91,8 +115,6 @@ def check_files(root: str, console) -> None:
 
 def resolve_source(args, console):
     """Checks ``--source`` up front; returns ``(source, options, dims)`` from the reader."""
-    if args.data_root:
-        raise SystemExit("error: --source and --data-root: expected one of them, found both")
     try:
         source, options, dims, summary = cli.inspect_source(
             args.source, args.source_dataset, args.source_unaligned)
@@ -124,10 +146,15 @@ class InterruptSignal:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        settings = checked_settings(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     output_dir = os.path.abspath(args.output_dir)
     try:
         with run_lock.hold(output_dir) as stale:
-            return run(args, output_dir, stale)
+            return run(args, settings, output_dir, stale)
     except KeyboardInterrupt as err:  # before the pipeline started: nothing to resume
         print(f"interrupted ({err or 'SIGINT'}) before the pipeline started; nothing was run",
               file=sys.stderr)
@@ -183,7 +210,7 @@ def training_logs_line(output_dir: str) -> str:
     return f"  training curves: {shlex.join(tensorboard.command(logdir))}\n"
 
 
-def run(args, output_dir: str, stale) -> int:
+def run(args, settings: Settings, output_dir: str, stale) -> int:
     """The run itself, with the output folder held."""
     log_path = os.path.join(output_dir, "run.log")
     from pipeline import console as console_lib
@@ -193,25 +220,17 @@ def run(args, output_dir: str, stale) -> int:
     interrupt.install()
     # Everything heavy is imported inside: their import-time warnings go to the log.
     with console_lib.quiet_libraries(log_path, args.verbose) as (console, progress):
-        recover(output_dir, stale, console)
-        try:
-            config = cli.trainer_config_from(args)
-            tuning = cli.tuning_from(args)
-            evaluation_settings = blessing.settings_from(args)
-            source = source_options = None
+        config = settings.trainer_config
+        source = source_options = None
+        try:  # the data is checked before anything imports TFX
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
-            from pipeline.pipeline import beam_args
-
-            beam = beam_args(args.beam_workers)
             data_root = None if source else resolve_data_root(args, console)
-        except ValueError as err:
-            console.write(f"error: {err}\n")
-            return 2
         except SystemExit as err:
             console.write(f"{err}\n")
             return 2
+        recover(output_dir, stale, console)
         from tfx import v1 as tfx
 
         from components import msa_pusher
@@ -230,17 +249,17 @@ def run(args, output_dir: str, stale) -> int:
                 schema_path=configs.SCHEMA_PATH,
                 serving_dir=serving_dir,
                 trainer_config=config,
-                train_steps=cli.train_steps_from(args),
-                mae_change_tolerance=args.mae_tolerance,
-                corr_floor=evaluation_settings.corr_floor,
-                min_slice_size=evaluation_settings.min_slice_size,
+                train_steps=settings.train_steps,
+                mae_change_tolerance=settings.evaluation.mae_tolerance,
+                corr_floor=settings.evaluation.corr_floor,
+                min_slice_size=settings.evaluation.min_slice_size,
                 metadata_connection_config=tfx.orchestration.metadata
                 .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
-                beam_pipeline_args=beam,
+                beam_pipeline_args=settings.beam,
                 enable_cache=not args.no_cache,
                 source=source,
                 source_options=source_options,
-                **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), tuning)),
+                **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), settings.tuning)),
             )
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except (KeyboardInterrupt, Exception) as err:

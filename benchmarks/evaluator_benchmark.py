@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     import tensorflow_model_analysis as tfma
 
     from pipeline import evaluation
-    from pipeline.pipeline import beam_args
+    from pipeline.cli import beam_args
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from absl import logging as absl_logging

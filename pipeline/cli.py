@@ -206,3 +206,12 @@ def inspect_source(source: str, dataset=None, unaligned: bool = False):
                + ", ".join(f"{s} {counts[s]}" for s in contract.SPLITS) + " segments, dims "
                + ", ".join(f"{m} {dims[m]}" for m in contract.MODALITIES))
     return f"{fmt}:{path}", {"dataset": found, "unaligned": unaligned}, dims, summary
+
+
+def beam_args(workers: int) -> list:
+    """DirectRunner arguments: multi_processing across ``workers`` when > 1."""
+    if workers < 1:
+        raise ValueError(f"--beam-workers: expected >= 1, got {workers}")
+    if workers == 1:
+        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]

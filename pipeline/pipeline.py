@@ -159,12 +159,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
     )
-
-
-def beam_args(workers: int) -> List[str]:
-    """DirectRunner arguments: multi_processing across ``workers`` when > 1."""
-    if workers < 1:
-        raise ValueError(f"--beam-workers: expected >= 1, got {workers}")
-    if workers == 1:
-        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
