@@ -45,7 +45,6 @@ def _assert_stopped_cleanly(outcome, *expected):
     assert not os.path.exists(os.path.join(root, "Transform", "transformed_examples"))
 
 
-@pytest.mark.slow  # starts the runner in a subprocess
 def test_missing_data_root(tmp_path):
     missing = str(tmp_path / "nope")
     outcome = run_local_runner(["--data-root", missing, "--output-dir", str(tmp_path / "out")])
@@ -54,7 +53,6 @@ def test_missing_data_root(tmp_path):
     assert len(lines) == 1 and "--data-root" in lines[0] and missing in lines[0], outcome.console
 
 
-@pytest.mark.slow  # starts the runner in a subprocess
 def test_data_root_without_splits(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.tfrecord").write_bytes(b"")
@@ -94,10 +92,11 @@ def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
     (["--architecture", "lstm"], "--architecture"),
     (["--weight-decay", "-0.1"], "--weight-decay"),
 ])
-@pytest.mark.slow  # starts the runner in a subprocess
 def test_bad_flags(tmp_path, tiny_data, flags, fragment):
-    outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(tmp_path), *flags])
+    out = tmp_path / "out"
+    outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(out), *flags])
     assert outcome.returncode == 2
+    assert not out.exists()  # checked before the output folder is created
     assert fragment in outcome.console
     lines = [line for line in outcome.console.strip().splitlines() if "error" in line]
     assert len(lines) == 1, outcome.console  # one line, no traceback
