@@ -7,7 +7,9 @@ seed, data and settings (the shared chain's ``better`` run, conftest
 ``pipeline_chain``).
 
 Kill moments are drawn from a seeded RNG inside each component's running
-time (the Trainer's after its first epoch, so the resume is exercised). The
+time: seconds after Transform or the Evaluator starts, and right after the
+Trainer's second epoch line (a checkpoint exists then, so the rerun resumes
+from it; a fixed number of seconds would depend on how fast training is). The
 Pusher copies for a few milliseconds, too short to hit from outside: a
 ``sitecustomize`` on the child's path (test-only) kills the process right
 after the model's files land in the push's temporary folder, before the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -41,8 +44,12 @@ def _copy_then_die(src, dst, *args, **kwargs):
 io_utils.copy_dir = _copy_then_die
 """
 
-# component -> (seconds after it starts: low, high)
-KILL_WINDOWS = {"Transform": (3.0, 12.0), "Trainer": (12.0, 25.0), "Evaluator": (1.0, 4.0)}
+# component -> (console line that starts the clock, seconds after it: low, high)
+KILL_WINDOWS = {
+    "Transform": (re.compile(r"^\s*Transform\s+running"), 3.0, 12.0),
+    "Trainer": (re.compile(r"^\s*epoch\s+2/"), 0.0, 0.2),
+    "Evaluator": (re.compile(r"^\s*Evaluator\s+running"), 1.0, 4.0),
+}
 
 
 def _flags():
@@ -51,15 +58,15 @@ def _flags():
     return flags
 
 
-def _run(args, kill_in=None, delay=0.0, env=None):
-    """Runs local_runner; SIGKILLs its process group ``delay`` s into ``kill_in``."""
+def _run(args, kill_at=None, delay=0.0, env=None):
+    """Runs local_runner; SIGKILLs its group ``delay`` s after a line matches ``kill_at``."""
     proc = subprocess.Popen([sys.executable, os.path.join(REPO, "local_runner.py"), *args],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True, env=env)
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if kill_in and line.strip().startswith(kill_in) and "running" in line:
+        if kill_at and kill_at.search(line):
             time.sleep(delay)
             os.killpg(proc.pid, signal.SIGKILL)
             break
@@ -73,11 +80,15 @@ def test_sigkill_in_each_component_then_rerun_ends_like_an_uninterrupted_run(
     args = ["--data-root", blessing_data, "--output-dir", out, *_flags()]
     rng = random.Random(0)
     faults = recovered = 0
-    for component, (low, high) in KILL_WINDOWS.items():
-        code, console = _run(args, component, rng.uniform(low, high))
+    consoles = {}
+    for component, (kill_at, low, high) in KILL_WINDOWS.items():
+        code, console = _run(args, kill_at, rng.uniform(low, high))
         assert code == -signal.SIGKILL, console
         assert "finished in" not in console, f"the run ended before {component} was killed"
+        consoles[component] = console
         faults += 1
+    # the run after the Trainer's kill picked its training up from a checkpoint
+    assert "resuming from epoch" in consoles["Evaluator"], consoles["Evaluator"]
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(KILL_IN_PUSH)

@@ -147,18 +147,31 @@ def _default_fn_args(transform_output, tmp_path, name, steps=20, **overrides):
     )
 
 
-def test_same_seed_and_data_give_the_same_model(transform_output, tiny_data, tmp_path):
-    runs = []
+@pytest.fixture(scope="module")
+def seeded_runs(transform_output, tmp_path_factory):
+    """run_fn twice on the same data with the same seed (default model, 20 steps).
+
+    Returns ``{"first": fn_args, "second": fn_args}``; shared by the
+    determinism and the serving tests, so the model is trained once for both.
+    """
+    work = tmp_path_factory.mktemp("seeded_runs")
+    runs = {}
     for name in ("first", "second"):
-        fn_args = _default_fn_args(transform_output, tmp_path, name)
-        task.run_fn(fn_args)
-        runs.append(_score_raw_test(fn_args.serving_model_dir, tiny_data))
+        runs[name] = _default_fn_args(transform_output, work, name)
+        task.run_fn(runs[name])
+    return runs
+
+
+def test_same_seed_and_data_give_the_same_model(seeded_runs, tiny_data):
+    runs = [_score_raw_test(seeded_runs[name].serving_model_dir, tiny_data)
+            for name in ("first", "second")]
     labels = {s.segment_id: s.label
               for s in contract.read_split(contract.split_path(tiny_data, "test"))}
     maes = [np.mean([abs(run[k] - labels[k]) for k in labels]) for run in runs]
     assert abs(maes[0] - maes[1]) < 1e-4
     assert max(abs(runs[0][k] - runs[1][k]) for k in labels) < 1e-5
-    summary = json.load(open(os.path.join(tmp_path, "first", "run", task.SUMMARY_FILE)))
+    summary = json.load(open(os.path.join(seeded_runs["first"].model_run_dir,
+                                          task.SUMMARY_FILE)))
     # The built-in data is word-aligned: 'auto' turned the word-level path on.
     assert summary["word_aligned_data"] is True
     assert summary["config"]["word_fusion"] == "on"
@@ -192,13 +205,12 @@ def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
     assert max(abs(trained[k] - served[k]) for k in ids) < 1e-4
 
 
-def test_serving_is_finite_for_huge_and_empty_inputs(transform_output, tmp_path):
+def test_serving_is_finite_for_huge_and_empty_inputs(seeded_runs):
     """Any finite input gets a finite score in the exported serving_default:
     z-scores are clipped to preprocessing.Z_CLIP, and an example with no
     frames at all gets the model's score for all-padding input."""
-    fn_args = _fn_args(transform_output, tmp_path, "float32")
-    task.run_fn(fn_args)
-    serve = tf.saved_model.load(fn_args.serving_model_dir).signatures["serving_default"]
+    serving_dir = seeded_runs["first"].serving_model_dir
+    serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
     rng = np.random.default_rng(0)
     big = np.finfo(np.float32).max
 
