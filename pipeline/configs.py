@@ -8,6 +8,8 @@ PIPELINE_NAME = "msa-seq-level"
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "schema.pbtxt")
+# The pinned lock this environment is installed from (Makefile's LOCK).
+ENVIRONMENT_LOCK = os.path.join(REPO_ROOT, "requirements", "tfx-1.16-py311.lock.txt")
 
 # User code goes in by dotted path: Beam workers and the container image
 # import the installed package instead of a module file staged per run.

@@ -49,6 +49,16 @@ BLESSING_MODEL_FLAGS = [*TINY_MODEL_FLAGS, "--architecture", "text_only"]
 CHAIN_FLAGS = list(BLESSING_MODEL_FLAGS)
 
 
+# What TFX logs when it builds an sdist of itself for Beam's workers (a 52 MB
+# folder left in /tmp per component); pipeline/cli.beam_args avoids it.
+TFX_SELF_PACKAGING = "Attempting to infer TFX Python dependency"
+
+
+def run_log(output_dir: str) -> str:
+    with open(os.path.join(output_dir, "run.log")) as f:
+        return f.read()
+
+
 def latest_run_id(output_dir: str) -> str:
     """The newest pipeline run id recorded in the output dir's MLMD store."""
     from pipeline import configs, results

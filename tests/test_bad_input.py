@@ -103,6 +103,24 @@ def test_bad_flags(tmp_path, tiny_data, flags, fragment):
     assert "Traceback" not in outcome.console
 
 
+def test_beam_workers_choose_the_direct_runner_mode():
+    """One worker: no Beam arguments at all (Beam's defaults run in this process,
+    and TFX builds no package of itself); more: multi_processing with that many."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+
+    from pipeline import cli
+
+    assert cli.beam_args(1) == []
+    defaults = PipelineOptions([]).view_as(DirectOptions)
+    assert (defaults.direct_running_mode, defaults.direct_num_workers) == ("in_memory", 1)
+    options = PipelineOptions(cli.beam_args(3))
+    direct = options.view_as(DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == ("multi_processing", 3)
+    # a worker-dependency flag that exists, so TFX does not package itself
+    requirements = options.get_all_options()["requirements_file"]
+    assert requirements and os.path.isfile(requirements)
+
+
 @pytest.mark.parametrize("flags, fragment", [
     (["--architecture", "lstm"], "--architecture"),
     (["--preset", "bert"], "--preset"),

@@ -15,6 +15,7 @@ from pipeline import configs
 from pipeline.results import open_store
 from tests import convert_fixtures as fx
 from tests.runner_util import (BETTER_STEPS, BLESSING_MODEL_FLAGS, BLESSING_SEGMENTS,
+                               TFX_SELF_PACKAGING, run_log,
                                TINY_MODEL_FLAGS, run_local_runner)
 
 
@@ -65,6 +66,10 @@ def test_pipeline_runs_on_a_downloaded_file_and_pushes(source_run):
     assert "Traceback" not in outcome.console
     assert len(outcome.pushed) == 1, outcome.console
     assert "dims text 300, audio 74, video 35" in outcome.console  # the source's dims
+    # multi_processing workers are local processes: TFX packaged nothing for them
+    log = run_log(outcome.output_dir)
+    assert "--direct_running_mode=multi_processing" in log  # the pipeline's Beam arguments
+    assert TFX_SELF_PACKAGING not in log
 
     store = open_store(configs.metadata_path(outcome.output_dir))
     nodes = {c.name.split(".", 1)[1] for c in store.get_contexts_by_type("node")}

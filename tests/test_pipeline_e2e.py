@@ -18,6 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from msa_data import contract
 from pipeline import configs, results
+from tests import runner_util
 from tests.runner_util import execution_inputs, open_store as _store, trainer_executions
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
@@ -79,6 +80,8 @@ def test_console_is_readable(pipeline_chain):
                      r"alone \d\.\d{4}, pooled oracle \d\.\d{4}, noise floor \d\.\d{4}",
                      first.console), first.console
     assert os.path.getsize(os.path.join(first.output_dir, "run.log")) > 0
+    # no Beam component built an sdist of TFX for workers the DirectRunner never starts
+    assert runner_util.TFX_SELF_PACKAGING not in runner_util.run_log(first.output_dir)
 
 
 def test_trained_model_scores_raw_examples_and_push_follows_the_verdict(pipeline_chain,
