@@ -34,10 +34,13 @@ def transform_output(tiny_data, tmp_path_factory):
     return paths["transform_graph"], os.path.dirname(os.path.dirname(paths["train"]))
 
 
+# The default architecture at a size that traces quickly.
+SMALL_MODEL = dict(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1, batch_size=16)
+
+
 def _fn_args(transform_output, tmp_path, policy, steps=6):
     graph, examples = transform_output
-    config = TrainerConfig(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1,
-                           batch_size=16, mixed_precision=policy)
+    config = TrainerConfig(**SMALL_MODEL, mixed_precision=policy)
     return types.SimpleNamespace(
         train_files=[os.path.join(examples, "Split-train", "*")],
         eval_files=[os.path.join(examples, "Split-valid", "*")],
@@ -149,7 +152,8 @@ def _default_fn_args(transform_output, tmp_path, name, steps=20, **overrides):
 
 @pytest.fixture(scope="module")
 def seeded_runs(transform_output, tmp_path_factory):
-    """run_fn twice on the same data with the same seed (default model, 20 steps).
+    """run_fn twice on the same data with the same seed (20 steps of a small
+    default-architecture model; the export test trains the full-size one).
 
     Returns ``{"first": fn_args, "second": fn_args}``; shared by the
     determinism and the serving tests, so the model is trained once for both.
@@ -157,7 +161,7 @@ def seeded_runs(transform_output, tmp_path_factory):
     work = tmp_path_factory.mktemp("seeded_runs")
     runs = {}
     for name in ("first", "second"):
-        runs[name] = _default_fn_args(transform_output, work, name)
+        runs[name] = _default_fn_args(transform_output, work, name, **SMALL_MODEL)
         task.run_fn(runs[name])
     return runs
 
