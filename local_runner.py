@@ -229,6 +229,8 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             data_root = None if source else resolve_data_root(args, console)
         except SystemExit as err:
             console.write(f"{err}\n")
+            if stale:  # the lock it took over still says a run was killed: close its work
+                recover(output_dir, stale, console)
             return 2
         recover(output_dir, stale, console)
         from tfx import v1 as tfx
