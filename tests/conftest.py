@@ -31,10 +31,15 @@ SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resu
 # live once per worker, so the modules that share a pipeline fixture form one
 # work unit, sent whole to one worker: its runs happen once. (By module, not
 # xdist_group marks: pytest 9 ignores the node ids xdist 3.8 rewrites for
-# --dist loadgroup.) Every other test is a unit of its own.
+# --dist loadgroup.) Modules whose module-scoped fixture is expensive are
+# units too: split over the workers, each worker that ran one of their tests
+# built the fixture again (test_trainer's tf.Transform run, test_preprocessing's,
+# test_kubeflow's compilation: ~50 s of repeats a suite). Every other test is a
+# unit of its own.
 MODULE_GROUPS = {"test_pipeline_e2e": "chain", "test_blessing": "chain", "test_report": "chain",
                  "test_faults": "chain", "test_tuning": "tuned",
-                 "test_convert_pipeline": "source"}
+                 "test_convert_pipeline": "source", "test_trainer": "trainer",
+                 "test_preprocessing": "preprocessing", "test_kubeflow": "kubeflow"}
 FIXTURE_GROUPS = {"pipeline_chain": "chain", "cli_run": "chain", "tuned_run": "tuned",
                   "source_run": "source"}
 
