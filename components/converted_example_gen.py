@@ -159,17 +159,28 @@ def input_config(fmt: str, path: str) -> example_gen_pb2.Input:
         for s in contract.SPLITS])
 
 
-def converted_example_gen(source: str, dataset: Optional[str] = None,
-                          unaligned: bool = False) -> FileBasedExampleGen:
-    """The ExampleGen for ``source`` = ``"FORMAT:PATH"`` (id ``ConvertedExampleGen``)."""
+def example_gen_settings(source: str, dataset: Optional[str] = None,
+                         unaligned: bool = False) -> Dict[str, Any]:
+    """The ExampleGen settings for ``source`` = ``"FORMAT:PATH"``: input_base,
+    input_config, custom_config and executor."""
     fmt, path = parse_source(source)
     options = struct_pb2.Struct()
     options.update({"format": fmt, "dataset": dataset or "", "unaligned": bool(unaligned)})
     packed = any_pb2.Any()
     packed.Pack(options)
+    return {"input_base": reader_class(fmt).input_base(path),
+            "input_config": input_config(fmt, path),
+            "custom_config": example_gen_pb2.CustomConfig(custom_config=packed),
+            "executor": executor_spec.BeamExecutorSpec(Executor)}
+
+
+def converted_example_gen(source: str, dataset: Optional[str] = None,
+                          unaligned: bool = False) -> FileBasedExampleGen:
+    """The ExampleGen for ``source`` = ``"FORMAT:PATH"`` (id ``ConvertedExampleGen``)."""
+    settings = example_gen_settings(source, dataset, unaligned)
     return FileBasedExampleGen(
-        input_base=reader_class(fmt).input_base(path),
-        input_config=input_config(fmt, path),
-        custom_config=example_gen_pb2.CustomConfig(custom_config=packed),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+        input_base=settings["input_base"],
+        input_config=settings["input_config"],
+        custom_config=settings["custom_config"],
+        custom_executor_spec=settings["executor"],
     ).with_id(COMPONENT_ID)

@@ -8,6 +8,13 @@ BulkInferrer (the trained model's predictions for the evaluated split).
 Optional: the Tuner (``tune_trials`` > 0) feeds its best hyperparameters to
 the Trainer; ``trainer_config.warm_start`` hands the latest blessed model to
 the Trainer as ``base_model``.
+
+Two settings exist for open-source Kubeflow Pipelines, which runs only
+container tasks and keys its cache on task inputs (docs/kubeflow.md):
+``baseline_from="serving_dir"`` finds the latest blessed model with a
+container task reading the Pusher's versions instead of TFX's Resolver, and
+``fingerprint_inputs`` gives the ExampleGen its input files' fingerprint as
+a setting, so its cache key changes with the data.
 """
 
 from __future__ import annotations
@@ -16,15 +23,23 @@ import json
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfx import v1 as tfx
+from tfx.components.example_gen.import_example_gen import executor as import_example_executor
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
+from components import input_fingerprint
 from components.data_gate import DataGate
+from components.latest_pushed_model import LatestPushedModel
 from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
 from trainer import tuning
 from trainer.config import TrainerConfig
+
+
+# Where the latest blessed model comes from (create_pipeline's baseline_from).
+BASELINE_SOURCES = ("metadata", "serving_dir")
 
 
 def example_input_config() -> example_gen_pb2.Input:
@@ -55,6 +70,8 @@ def create_pipeline(
     tune_steps: int = configs.TRAIN_STEPS,
     tune_fixed: Sequence[str] = (),
     transform_statistics: bool = False,
+    baseline_from: str = "metadata",
+    fingerprint_inputs: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
@@ -67,11 +84,35 @@ def create_pipeline(
     raw data, nothing downstream reads Transform's copies, and on the padded
     dense output they cost half of Transform's time and, at MOSEI size,
     5.6 GiB more peak memory (docs/benchmarks.md).
-    """
-    if source:
-        from components.converted_example_gen import converted_example_gen
 
-        example_gen = converted_example_gen(source, **(source_options or {}))
+    ``baseline_from``: ``"metadata"`` resolves the latest blessed model with
+    TFX's Resolver over ML Metadata (local runs, Vertex AI);
+    ``"serving_dir"`` with :class:`LatestPushedModel`, a container task that
+    reads ``serving_dir`` (open-source Kubeflow Pipelines). The resolved
+    model is the Evaluator's baseline and, with ``warm_start``, the
+    Trainer's ``base_model``.
+
+    ``fingerprint_inputs`` adds an :class:`InputFingerprint` task whose
+    output becomes the ExampleGen's ``input_fingerprint`` setting.
+    """
+    if baseline_from not in BASELINE_SOURCES:
+        raise ValueError(f"baseline_from: expected one of {', '.join(BASELINE_SOURCES)}, "
+                         f"got {baseline_from!r}")
+    fingerprint = None
+    if source:
+        from components import converted_example_gen as converted
+
+        if fingerprint_inputs:
+            fingerprint, example_gen = input_fingerprint.fingerprinted(
+                **converted.example_gen_settings(source, **(source_options or {})))
+            example_gen = example_gen.with_id(converted.COMPONENT_ID)
+        else:
+            example_gen = converted.converted_example_gen(source, **(source_options or {}))
+    elif fingerprint_inputs:
+        fingerprint, example_gen = input_fingerprint.fingerprinted(
+            input_base=data_root, input_config=example_input_config(),
+            executor=executor_spec.BeamExecutorSpec(import_example_executor.Executor))
+        example_gen = example_gen.with_id("ImportExampleGen")
     else:
         example_gen = tfx.components.ImportExampleGen(
             input_base=data_root, input_config=example_input_config())
@@ -95,11 +136,15 @@ def create_pipeline(
             analyze=["train"], transform=list(contract.SPLITS)))
     transform.add_upstream_node(data_gate)
 
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    if baseline_from == "metadata":
+        model_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
+    else:
+        model_resolver = LatestPushedModel(serving_dir=serving_dir).with_id(
+            "latest_pushed_model")
 
     tuner = None
     if tune_trials:
@@ -148,7 +193,7 @@ def create_pipeline(
         data_spec=tfx.proto.DataSpec(example_splits=[eval_split]),
         model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+    components = [*([fingerprint] if fingerprint else []), example_gen, statistics_gen, schema_gen, example_validator, data_gate,
                   transform, *([tuner] if tuner else []), model_resolver, trainer, evaluator,
                   bulk_inferrer, pusher]
     return tfx.dsl.Pipeline(
