@@ -1,17 +1,22 @@
-"""Compiles the MSA pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines.
+"""Compiles the MSA pipeline for open-source Kubeflow Pipelines v2 or Vertex AI, and starts runs.
 
     python kubeflow_runner.py --image REGISTRY/msa-tfx:TAG \\
         --pipeline-root gs://BUCKET/msa --data-root gs://BUCKET/data/mosi \\
-        --output msa_pipeline.json [--endpoint https://KFP_HOST] \\
+        [--target kfp|vertex] [--output FILE] \\
+        [--endpoint https://KFP_HOST | --project P --region R] \\
+        [--cpu Trainer=8 --memory Trainer=16 --gpus 1 --gpu-type TYPE] \\
         [--beam-runner DataflowRunner -- --project=P --region=R --temp_location=gs://B/tmp]
 
-It builds the same ``create_pipeline(...)`` as local_runner.py and compiles
-it with TFX's KubeflowV2DagRunner. User code runs from the image by dotted
-module path (``trainer.task.run_fn``, ...). ``train_steps`` and (with
-``--data-root``) ``data_root`` are runtime parameters: a run can set them
-without recompiling. ``--source FORMAT:PATH`` reads a downloaded dataset file
-inside the pipeline instead; PATH must be visible to the pods (e.g. Vertex's
-``/gcs/BUCKET/...`` mount). Arguments after ``--`` go to the Beam runner.
+It builds the same ``create_pipeline(...)`` as local_runner.py, compiles it
+with TFX's KubeflowV2DagRunner and adapts it to the target
+(pipeline/kubeflow/): ``kfp`` (default) is a bare PipelineSpec in YAML,
+schema 2.1.0, container tasks only, for the KFP UI or ``--endpoint``;
+``vertex`` is TFX's PipelineJob JSON for Vertex AI. Every task runs
+``python -m pipeline.kubeflow.entrypoint`` in the image, and user code by
+dotted module path. ``train_steps`` and (with ``--data-root``)
+``data_root`` are runtime parameters. ``--source FORMAT:PATH`` reads a
+downloaded dataset file inside the pipeline instead; PATH must be visible
+to the pods. Arguments after ``--`` go to the Beam runner.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ import tempfile  # noqa: E402
 from typing import Dict, List, Optional, Sequence  # noqa: E402
 
 from pipeline import blessing, cli, configs  # noqa: E402
+from pipeline.kubeflow import resources, storage, targets  # noqa: E402
 
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
                 "PortableRunner", "PrismRunner")
 # Where the Dockerfile puts the repository inside the image.
 CONTAINER_ROOT = "/msa"
+PROG = "kubeflow_runner.py"
 
 
 class UsageError(ValueError):
@@ -40,23 +47,42 @@ class UsageError(ValueError):
 
 
 def build_parser():
-    p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--image", required=True,
                    help="container image with this project installed (see Dockerfile)")
+    p.add_argument("--target", choices=tuple(targets.TARGETS), default="kfp",
+                   help="kfp: open-source Kubeflow Pipelines v2 (default); vertex: Vertex AI")
     p.add_argument("--pipeline-root", required=True,
-                   help="artifact root: gs://..., s3://... or a path the cluster can reach")
+                   help="artifact root: gs://BUCKET/PATH (a local absolute path only serves "
+                   "local conformance runs)")
     p.add_argument("--data-root",
                    help="default of the data_root runtime parameter: train/valid/test TFRecords")
     p.add_argument("--serving-dir", help="where blessed models are pushed "
                    "(default: <pipeline-root>/serving_model)")
     p.add_argument("--schema-path", default=f"{CONTAINER_ROOT}/schema/schema.pbtxt",
                    help="curated schema path inside the image")
-    p.add_argument("--output", default="msa_pipeline.json", help="compiled pipeline file (.json)")
+    p.add_argument("--output", help="compiled pipeline file (default: msa_pipeline.yaml "
+                   "for kfp, msa_pipeline.json for vertex)")
     p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
     p.add_argument("--beam-runner", default="DirectRunner",
                    help=f"Beam runner for the data-parallel components: {', '.join(BEAM_RUNNERS)}")
-    p.add_argument("--endpoint", help="KFP API URL: also upload the pipeline and start a run")
-    p.add_argument("--experiment", default="msa", help="KFP experiment for --endpoint runs")
+    g = p.add_argument_group("submission")
+    g.add_argument("--endpoint", help="kfp: KFP API URL; upload the pipeline (a new version "
+                   "if it exists) and start a run")
+    g.add_argument("--experiment", default="msa", help="KFP experiment for --endpoint runs")
+    g.add_argument("--project", help="vertex: Google Cloud project; with --region, submit")
+    g.add_argument("--region", help="vertex: region of the PipelineJob, e.g. europe-west4")
+    g.add_argument("--service-account", help="vertex: service account the job runs as")
+    r = p.add_argument_group("resources (defaults sized from make bench-scale at MOSEI size)")
+    r.add_argument("--cpu", action="append", metavar="COMPONENT=CORES", default=[],
+                   help="CPU cores for a component, e.g. Trainer=8 (repeatable)")
+    r.add_argument("--memory", action="append", metavar="COMPONENT=GB", default=[],
+                   help="memory request in GB for a component (the limit is twice it)")
+    r.add_argument("--gpus", type=int, default=0,
+                   help="accelerators for the Trainer and the Tuner (default 0)")
+    r.add_argument("--gpu-type", help=f"accelerator type: a Kubernetes resource on kfp "
+                   f"(default {resources.KFP_GPU_RESOURCE}), a Vertex accelerator on vertex "
+                   "(e.g. NVIDIA_L4; required there with --gpus)")
     cli.add_source_flags(p)
     cli.add_training_flags(p)
     blessing.add_evaluation_flags(p)
@@ -81,20 +107,59 @@ def beam_pipeline_args(runner: str, passthrough: List[str]) -> List[str]:
     return [f"--runner={runner}", *passthrough]
 
 
+def check_submission_flags(args, target: targets.Target) -> None:
+    if target.name == "kfp" and (args.project or args.region):
+        raise UsageError("--project/--region submit to Vertex AI; use them with --target vertex "
+                         "(for Kubeflow Pipelines give --endpoint)")
+    if target.name == "vertex" and args.endpoint:
+        raise UsageError("--endpoint is a Kubeflow Pipelines API; with --target vertex give "
+                         "--project and --region")
+    if bool(args.project) != bool(args.region):
+        raise UsageError("give --project and --region together to submit to Vertex AI")
+    if args.gpus < 0:
+        raise UsageError(f"--gpus: expected >= 0, got {args.gpus}")
+    if target.name == "vertex" and args.gpus and not args.gpu_type:
+        raise UsageError("--gpus on vertex needs --gpu-type, a Vertex accelerator such as "
+                         "NVIDIA_L4 or NVIDIA_TESLA_T4")
+
+
+def check_vertex_accelerator(gpu_type: str) -> None:
+    from google.cloud.aiplatform_v1.types import AcceleratorType
+
+    known = [t.name for t in AcceleratorType if t.value]
+    if gpu_type not in known:
+        raise UsageError(f"--gpu-type {gpu_type!r}: not a Vertex AI accelerator; expected one "
+                         f"of {', '.join(known)}")
+
+
 def compile_pipeline(args, beam_args: List[str]) -> Dict:
-    """Compiles to a PipelineJob dict; raises on any compilation problem."""
+    """Compiles and adapts; returns {"job", "spec", "target", "warnings", "parameters"}."""
     # Flags first: a typo is answered before TFX is imported (seconds).
+    target = targets.TARGETS[args.target]
     config = cli.trainer_config_from(args)
     evaluation_settings = blessing.settings_from(args)
     tuning = cli.tuning_from(args)
     if bool(args.data_root) == bool(args.source):
         raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
+    check_submission_flags(args, target)
+    serving_dir = args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model"
+    warnings = [w for w in (
+        storage.check_uri(args.pipeline_root, target, "--pipeline-root"),
+        storage.check_uri(serving_dir, target, "--serving-dir") if args.serving_dir else None,
+        storage.check_uri(args.data_root, target, "--data-root") if args.data_root else None,
+    ) if w]
+    cpu = resources.parse_assignments(args.cpu, "--cpu", _resource_names())
+    memory = resources.parse_assignments(args.memory, "--memory", _resource_names())
+    if target.name == "vertex" and args.gpus:
+        check_vertex_accelerator(args.gpu_type)
+
     from tfx import v1 as tfx
     from tfx.orchestration import data_types
 
+    from pipeline.kubeflow import spec as spec_lib
     from pipeline.pipeline import create_pipeline
 
-    source = options = None
+    source = options = source_bytes = None
     defaults = {"train_steps": cli.train_steps_from(args)}
     if args.source:
         # The file must be readable here too (e.g. Vertex's /gcs/BUCKET mount
@@ -103,6 +168,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
             args.source, args.source_dataset, args.source_unaligned)
         config = dataclasses.replace(config, dims=dims)
         data_root = None
+        source_bytes = _size_of(source.split(":", 1)[1])
     else:
         defaults["data_root"] = args.data_root
         data_root = data_types.RuntimeParameter(
@@ -116,58 +182,74 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         source=source,
         source_options=options,
         schema_path=args.schema_path,
-        serving_dir=args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model",
+        serving_dir=serving_dir,
         trainer_config=config,
         train_steps=train_steps,
         mae_change_tolerance=evaluation_settings.mae_tolerance,
         corr_floor=evaluation_settings.corr_floor,
         min_slice_size=evaluation_settings.min_slice_size,
         beam_pipeline_args=beam_args,
+        baseline_from=target.baseline_from,
+        fingerprint_inputs=target.fingerprint_inputs,
         **dict(zip(("tune_trials", "tune_steps", "tune_fixed"), tuning)),
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image))
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=args.image, default_commands=list(targets.ENTRYPOINT_COMMAND),
+            use_pipeline_spec_2_1=target.schema_version == "2.1.0"))
     job = runner.run(pipeline, parameter_values=defaults, write_out=False)
-    add_parameter_defaults(job["pipelineSpec"], defaults)
-    validate_pipeline_spec(job["pipelineSpec"])
-    return job
+    spec = job["pipelineSpec"]
+    per_task = resources.for_tasks(spec_lib.container_tasks(spec), cpu, memory, source_bytes)
+    spec_lib.adapt(spec, target, defaults, per_task, args.gpus, args.gpu_type)
+    spec_lib.check(spec, target)
+    return {"job": job, "spec": spec, "target": target, "warnings": warnings,
+            "parameters": defaults, "serving_dir": serving_dir}
 
 
-def add_parameter_defaults(pipeline_spec: Dict, defaults: Dict) -> None:
-    """Records runtime-parameter defaults in the spec itself.
-
-    TFX puts them only in the job's runtimeConfig; KFP's UI and clients that
-    submit the bare spec read ``defaultValue`` from the root inputs.
-    """
-    params = pipeline_spec["root"]["inputDefinitions"]["parameters"]
-    for name, value in defaults.items():
-        params[name]["defaultValue"] = value
-        params[name]["isOptional"] = True
+def _resource_names():
+    names = set(resources.DEFAULTS) | {resources.SOURCE_EXAMPLE_GEN}
+    return names
 
 
-def validate_pipeline_spec(pipeline_spec: Dict):
-    """Parses the spec into KFP's PipelineSpec proto (fails on unknown fields)."""
-    from google.protobuf import json_format
-    from kfp.pipeline_spec import pipeline_spec_pb2
+def _size_of(path: str) -> Optional[int]:
+    import tensorflow as tf
 
-    return json_format.ParseDict(pipeline_spec, pipeline_spec_pb2.PipelineSpec())
+    try:
+        return tf.io.gfile.stat(path).length if not tf.io.gfile.isdir(path) else None
+    except tf.errors.OpError:
+        return None
 
 
 def runtime_defaults(job: Dict) -> Dict:
-    """Typed runtime-parameter defaults from the job's runtimeConfig."""
+    """Typed runtime-parameter defaults from the job's runtimeConfig (2.0 or 2.1 style)."""
+    config = job["runtimeConfig"]
+    if "parameterValues" in config:
+        return dict(config["parameterValues"])
     cast = {"intValue": int, "doubleValue": float, "stringValue": str}
-    return {name: cast[kind](raw) for name, value in job["runtimeConfig"]["parameters"].items()
+    return {name: cast[kind](raw) for name, value in config.get("parameters", {}).items()
             for kind, raw in value.items()}
 
 
-def write_atomically(path: str, job: Dict) -> None:
-    """Writes the file in full or not at all."""
+def render(compiled: Dict) -> str:
+    """The file's text: a bare spec in YAML for kfp, the job in JSON for vertex."""
+    if compiled["target"].output_suffix == ".yaml":
+        import yaml
+
+        header = (f"# PIPELINE DEFINITION (kubeflow_runner.py --target kfp)\n"
+                  f"# Name: {compiled['spec']['pipelineInfo']['name']}\n")
+        return header + yaml.safe_dump(compiled["spec"], sort_keys=True)
+    return json.dumps(compiled["job"], indent=2, sort_keys=True)
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Writes the file in full or not at all, readable by all (0644)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".msa_pipeline_", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".msa_pipeline_")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(job, f, indent=2, sort_keys=True)
+            f.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -175,50 +257,53 @@ def write_atomically(path: str, job: Dict) -> None:
         raise
 
 
-def submit(endpoint: str, job: Dict, experiment: str, parameters: Dict) -> str:
-    """Uploads the compiled spec and starts a run through kfp.Client; returns the run id."""
-    import kfp
-
-    client = kfp.Client(host=endpoint)
-    with tempfile.TemporaryDirectory() as tmp:
-        # kfp.Client takes a bare PipelineSpec (not TFX's PipelineJob wrapper)
-        # in a .yaml file; JSON is valid YAML.
-        spec_path = os.path.join(tmp, "pipeline.yaml")
-        with open(spec_path, "w") as f:
-            json.dump(job["pipelineSpec"], f)
-        name = job["pipelineSpec"]["pipelineInfo"]["name"]
-        client.upload_pipeline(spec_path, pipeline_name=name)
-        run = client.create_run_from_pipeline_package(
-            spec_path, arguments=parameters, experiment_name=experiment,
-            run_name=f"{name}-run", enable_caching=True)
-    return run.run_id
+def _one_line(err: Exception) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:300]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ours, passthrough = split_beam_args(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(ours)
-    prog = "kubeflow_runner.py"
+    target = targets.TARGETS[args.target]
+    output = args.output or f"msa_pipeline{target.output_suffix}"
     try:
         beam = beam_pipeline_args(args.beam_runner, passthrough)
-        job = compile_pipeline(args, beam)
+        compiled = compile_pipeline(args, beam)
     except (UsageError, ValueError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    write_atomically(args.output, job)
-    print(f"compiled {args.pipeline_name} -> {os.path.abspath(args.output)}")
-    parameters = runtime_defaults(job)
+    for warning in compiled["warnings"]:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    write_atomically(output, render(compiled))
+    parameters = compiled["parameters"]
+    print(f"compiled {args.pipeline_name} for {target.name} (schema "
+          f"{target.schema_version}) -> {os.path.abspath(output)}")
     print(f"  image {args.image}; runtime parameters: "
           + ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())))
+    from pipeline.kubeflow import submit
+
     if args.endpoint:
         try:
-            run_id = submit(args.endpoint, job, args.experiment, parameters)
+            run_id, url = submit.submit_kfp(args.endpoint, output, args.pipeline_name,
+                                            args.experiment, parameters, args.pipeline_root)
         except Exception as err:  # network and API errors: one line, what to check
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            print(f"{prog}: error: --endpoint {args.endpoint}: could not upload or start the "
-                  f"run ({type(err).__name__}: {reason[:200]}); check the URL, that the KFP API "
-                  "is reachable from here, and your credentials", file=sys.stderr)
+            print(f"{PROG}: error: --endpoint {args.endpoint}: could not upload or start the "
+                  f"run ({type(err).__name__}: {_one_line(err)}); check the URL, that the KFP "
+                  "API is reachable from here, and your credentials", file=sys.stderr)
             return 1
-        print(f"  started run {run_id} at {args.endpoint}")
+        print(f"  started run {run_id}: {url}")
+    if args.project:
+        try:
+            name, url = submit.submit_vertex(output, args.project, args.region,
+                                             args.pipeline_root, parameters,
+                                             args.pipeline_name, args.service_account)
+        except Exception as err:  # auth, quota and API errors: one line
+            print(f"{PROG}: error: Vertex AI ({args.project}, {args.region}): could not submit "
+                  f"the PipelineJob ({type(err).__name__}: {_one_line(err)}); check the "
+                  "project, region and your credentials", file=sys.stderr)
+            return 1
+        print(f"  submitted {name}: {url}")
     return 0
 
 
