@@ -24,7 +24,7 @@ PIPELINE_FIXTURES = {"pipeline_chain", "tuned_run", "cli_run", "source_run"}
 # compile the Kubeflow pipeline in subprocesses. Single tests that start the
 # runner carry @pytest.mark.slow themselves.
 SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume", "test_trainer",
-                "test_kubeflow"}
+                "test_kubeflow", "test_kfp_conformance", "test_vertex_conformance"}
 
 
 # `make test` spreads the tests over pytest-xdist workers. Session fixtures
@@ -39,7 +39,9 @@ SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resu
 MODULE_GROUPS = {"test_pipeline_e2e": "chain", "test_blessing": "chain", "test_report": "chain",
                  "test_faults": "chain", "test_tuning": "tuned",
                  "test_convert_pipeline": "source", "test_trainer": "trainer",
-                 "test_preprocessing": "preprocessing", "test_kubeflow": "kubeflow"}
+                 "test_preprocessing": "preprocessing", "test_kubeflow": "kubeflow",
+                 "test_kfp_conformance": "kfp_conformance",
+                 "test_vertex_conformance": "vertex_conformance"}
 FIXTURE_GROUPS = {"pipeline_chain": "chain", "cli_run": "chain", "tuned_run": "tuned",
                   "source_run": "source"}
 

@@ -237,13 +237,13 @@ def test_declared_ranges_contain_the_locked_versions():
 
 def test_the_scan_catches_an_undeclared_import(tmp_path):
     """The check is live: an import inside a function of a package that is
-    installed but undeclared (pyyaml, via TFX), and one of a module nothing
+    installed but undeclared (requests, via kfp), and one of a module nothing
     provides, are both reported; stdlib, own and declared imports are not."""
     source = tmp_path / "new_module.py"
     source.write_text("import os\nimport numpy as np\nfrom pipeline import configs\n"
                       "from google.protobuf import json_format\n"
-                      "def load(path):\n    import yaml\n    from surely_missing_pkg.sub import x\n")
+                      "def load(path):\n    import requests\n    from surely_missing_pkg.sub import x\n")
     problems = undeclared_imports([source], set(_runtime_declared()))
     assert len(problems) == 2, problems
-    assert problems[0].startswith("yaml (pyyaml) at ")
+    assert problems[0].startswith("requests (requests) at ")
     assert problems[1].startswith("surely_missing_pkg.sub (not provided")

@@ -1,0 +1,163 @@
+"""The ``--target kfp`` pipeline executed as open-source Kubeflow Pipelines executes it.
+
+tests/kfp_conformance/kfp.py emulates the backend's driver and launcher
+(``backend/src/v2``); every task runs its real command from the compiled
+spec, on tiny data (``msa-synth --limit-per-split 40``) with ``--train-steps
+20 --model-dim 16 --num-heads 2 --batch-size 16`` and a local pipeline root.
+Four runs share one backend (its ML Metadata and cache), as on a cluster:
+
+1. the first run: every task executes;
+2. the same data again: the cache serves everything up to the Trainer, and
+   the Evaluator compares against the model the first run pushed;
+3. the data changed under the same ``data_root``: the ExampleGen runs again
+   (only it and what it waits on are run);
+4. the oldest release's launcher (2.0: no ``executor-logs``, the executor
+   output in the pod, no salt in the URIs), one task.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+
+from tests.kfp_conformance.kfp import Kfp
+from tests.runner_util import REPO
+
+FLAGS = ["--train-steps", "20", "--model-dim", "16", "--num-heads", "2", "--batch-size", "16"]
+TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
+         "ExampleValidator", "DataGate", "Transform", "Trainer", "latest_pushed_model",
+         "Evaluator", "BulkInferrer", "Pusher"}
+
+
+def compile_spec(path, pipeline_root, data_root, target="kfp"):
+    import kubeflow_runner
+
+    code = kubeflow_runner.main([
+        "--target", target, "--image", "registry.example/msa-tfx:test",
+        "--pipeline-root", pipeline_root, "--data-root", data_root, "--output", path,
+        "--schema-path", os.path.join(REPO, "schema", "schema.pbtxt"), *FLAGS])
+    assert code == 0
+
+
+def tiny_data(root, seed=0):
+    from msa_data import synth
+
+    synth.generate(root, size="mosi", seed=seed, limit_per_split=40, overwrite=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def kfp_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kfp_conformance")
+    data = tiny_data(str(base / "data"))
+    root = str(base / "root")
+    spec = str(base / "msa_pipeline.yaml")
+    compile_spec(spec, root, data)
+    backend = Kfp(str(base / "backend"))
+    runs = {"first": backend.run(spec, root), "again": backend.run(spec, root)}
+    tiny_data(data, seed=1)  # new files under the same data_root
+    runs["new_data"] = backend.run(spec, root, only="ImportExampleGen")
+    old = Kfp(str(base / "backend"), version="2.0")
+    runs["kfp_2_0"] = old.run(spec, root, only="ImportSchemaGen")
+    return {"runs": runs, "backend": backend, "root": root, "spec": spec}
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def custom(backend, artifact_uri, key):
+    [artifact] = [a for a in backend.store.mlmd.get_artifacts_by_uri(artifact_uri)][-1:]
+    value = artifact.custom_properties[key]
+    return getattr(value, value.WhichOneof("value"))
+
+
+def test_every_task_of_the_first_run_succeeds(kfp_runs):
+    first = kfp_runs["runs"]["first"]
+    assert first.ok, first.failure()
+    assert first.states() == {name: "executed" for name in TASKS}
+
+
+def test_the_trainer_gets_the_runtime_train_steps(kfp_runs):
+    trainer = kfp_runs["runs"]["first"].tasks["Trainer"]
+    assert trainer.executor_input["inputs"]["parameterValues"]["train_steps"] == 20
+    # 40 examples at batch 16: 3 steps an epoch, so 20 steps are 7 epochs
+    assert "Trainer: epoch 1/7 " in read(trainer.log)
+
+
+def test_entrypoint_adapts_what_the_open_source_driver_hands_tfx(kfp_runs):
+    first = kfp_runs["runs"]["first"]
+    statistics = first.tasks["StatisticsGen"]
+    # what the driver passed: an upstream artifact with an empty type, and executor-logs
+    [examples] = statistics.executor_input["inputs"]["artifacts"]["examples"]["artifacts"]
+    assert examples["type"] == {"instanceSchema": ""}
+    assert "executor-logs" in statistics.executor_input["outputs"]["artifacts"]
+    log = read(statistics.log)
+    assert "entrypoint: input 'examples': type taken from the component spec" in log
+    assert "entrypoint: output 'executor-logs' kept from TFX" in log
+    # the launcher recorded each task's logs, teed from its output
+    [logs] = statistics.outputs["executor-logs"]
+    assert "StatisticsGen" in read(logs["uri"]) or "statistics" in read(logs["uri"])
+
+
+def test_first_run_has_no_baseline_and_pushes(kfp_runs):
+    first, backend = kfp_runs["runs"]["first"], kfp_runs["backend"]
+    [resolved] = first.tasks["latest_pushed_model"].outputs["model"]
+    assert resolved["metadata"]["msa_resolved"] == 0
+    evaluator = first.tasks["Evaluator"]
+    assert "input 'baseline_model': no model resolved, handed on as none" in read(evaluator.log)
+    [pushed] = first.tasks["Pusher"].outputs["pushed_model"]
+    assert pushed["metadata"]["push_outcome"] == "pushed"
+    versions = os.listdir(os.path.join(kfp_runs["root"], "serving_model"))
+    assert versions == [pushed["metadata"]["served_version"]]
+    assert custom(backend, pushed["uri"], "push_outcome") == "pushed"
+
+
+def test_second_run_reuses_the_cache_and_compares_with_the_pushed_model(kfp_runs):
+    first, again = kfp_runs["runs"]["first"], kfp_runs["runs"]["again"]
+    assert again.ok, again.failure()
+    executed = {"InputFingerprint", "latest_pushed_model", "Evaluator", "Pusher"}
+    assert again.states() == {n: "executed" if n in executed else "cached" for n in TASKS}
+    # the fingerprint of unchanged files is unchanged, so the ExampleGen's cache key is
+    assert again.tasks["ImportExampleGen"].executor_input["inputs"]["parameterValues"][
+        "input_fingerprint"] == first.tasks["ImportExampleGen"].executor_input["inputs"][
+        "parameterValues"]["input_fingerprint"]
+    [model] = first.tasks["Trainer"].outputs["model"]
+    [resolved] = again.tasks["latest_pushed_model"].outputs["model"]
+    assert resolved["uri"] == model["uri"] and resolved["metadata"]["msa_resolved"] == 1
+    [baseline] = again.tasks["Evaluator"].executor_input["inputs"]["artifacts"][
+        "baseline_model"]["artifacts"]
+    assert baseline["uri"] == model["uri"]
+    [blessing] = again.tasks["Evaluator"].outputs["blessing"]
+    assert blessing["metadata"]["baseline_model_id"] == baseline["name"]
+    [pushed] = again.tasks["Pusher"].outputs["pushed_model"]
+    assert pushed["metadata"]["push_outcome"] == "unchanged"  # the same model, not pushed again
+    assert len(os.listdir(os.path.join(kfp_runs["root"], "serving_model"))) == 1
+
+
+def test_new_files_under_the_same_data_root_are_read_again(kfp_runs):
+    first, new = kfp_runs["runs"]["first"], kfp_runs["runs"]["new_data"]
+    assert new.ok, new.failure()
+    ran = {n: s for n, s in new.states().items() if s != "not run"}
+    assert ran == {"InputFingerprint": "executed", "ImportExampleGen": "executed"}
+    fingerprint = new.tasks["ImportExampleGen"].executor_input["inputs"]["parameterValues"][
+        "input_fingerprint"]
+    assert fingerprint != first.tasks["ImportExampleGen"].executor_input["inputs"][
+        "parameterValues"]["input_fingerprint"]
+    [examples] = new.tasks["ImportExampleGen"].outputs["examples"]
+    assert glob.glob(os.path.join(examples["uri"], "Split-train", "*.gz"))
+
+
+def test_the_oldest_release_shapes_work_too(kfp_runs):
+    run = kfp_runs["runs"]["kfp_2_0"]
+    assert run.ok, run.failure()
+    task = run.tasks["ImportSchemaGen"]
+    assert task.state == "executed"
+    outputs = task.executor_input["outputs"]
+    assert "executor-logs" not in outputs["artifacts"]
+    assert outputs["outputFile"].endswith("/tmp/kfp_outputs/output_metadata.json")
+    assert json.loads(read(outputs["outputFile"]))["artifacts"]["schema"]
