@@ -220,16 +220,6 @@ def _size_of(path: str) -> Optional[int]:
         return None
 
 
-def runtime_defaults(job: Dict) -> Dict:
-    """Typed runtime-parameter defaults from the job's runtimeConfig (2.0 or 2.1 style)."""
-    config = job["runtimeConfig"]
-    if "parameterValues" in config:
-        return dict(config["parameterValues"])
-    cast = {"intValue": int, "doubleValue": float, "stringValue": str}
-    return {name: cast[kind](raw) for name, value in config.get("parameters", {}).items()
-            for kind, raw in value.items()}
-
-
 def render(compiled: Dict) -> str:
     """The file's text: a bare spec in YAML for kfp, the job in JSON for vertex."""
     if compiled["target"].output_suffix == ".yaml":

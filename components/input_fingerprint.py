@@ -13,8 +13,9 @@ the files each split pattern matches (TFX's own fingerprint: file count,
 bytes and modification times) and returns it as a ``String``. The pipeline
 passes that value to :class:`FingerprintedExampleGen` as the exec property
 ``input_fingerprint``, the one TFX's driver would have set, so the
-ExampleGen's cache key changes exactly when the files do. The fingerprint task itself must never be cached (the
-Kubeflow compilation turns caching off for it).
+ExampleGen's cache key changes exactly when the files do. The fingerprint
+task itself must never be cached (the Kubeflow compilation turns caching
+off for it).
 """
 
 from __future__ import annotations

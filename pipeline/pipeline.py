@@ -193,8 +193,9 @@ def create_pipeline(
         data_spec=tfx.proto.DataSpec(example_splits=[eval_split]),
         model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
 
-    components = [*([fingerprint] if fingerprint else []), example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                  transform, *([tuner] if tuner else []), model_resolver, trainer, evaluator,
+    components = [*([fingerprint] if fingerprint else []), example_gen, statistics_gen,
+                  schema_gen, example_validator, data_gate, transform,
+                  *([tuner] if tuner else []), model_resolver, trainer, evaluator,
                   bulk_inferrer, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

@@ -71,7 +71,7 @@ def read(path):
 
 
 def custom(backend, artifact_uri, key):
-    [artifact] = [a for a in backend.store.mlmd.get_artifacts_by_uri(artifact_uri)][-1:]
+    [artifact] = backend.store.artifacts_by_uri(artifact_uri)[-1:]
     value = artifact.custom_properties[key]
     return getattr(value, value.WhichOneof("value"))
 

@@ -34,7 +34,7 @@ def upstream_examples(kfp, uri="/root/run/ImportExampleGen/x/examples"):
     aid = kfp.store.record_artifact("tfx.Examples", uri, {
         "split_names": '["train", "valid", "test"]', "span": 0.0,
         "display_name": "examples"})
-    [artifact] = kfp.store.mlmd.get_artifacts_by_id([aid])
+    [artifact] = kfp.store.artifacts([aid])
     return kfp._runtime_artifact(artifact)
 
 

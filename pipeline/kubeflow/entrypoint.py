@@ -37,7 +37,7 @@ import json
 import os
 import runpy
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from components.latest_pushed_model import RESOLVED_KEY
 

@@ -58,8 +58,9 @@ def set_caching(pipeline_spec: Dict, never_cached: Iterable[str] = NEVER_CACHED)
             task["cachingOptions"] = {"enableCache": False}
 
 
-def set_resources(pipeline_spec: Dict, target: Target, per_task: Dict[str, "resources_lib.Resources"],
-                  gpus: int = 0, gpu_type: Optional[str] = None) -> None:
+def set_resources(pipeline_spec: Dict, target: Target,
+                  per_task: Dict[str, resources_lib.Resources], gpus: int = 0,
+                  gpu_type: Optional[str] = None) -> None:
     for name, res in per_task.items():
         container = executor_of(pipeline_spec, name).get("container")
         if container is None:
@@ -74,7 +75,7 @@ def container_tasks(pipeline_spec: Dict):
 
 
 def adapt(pipeline_spec: Dict, target: Target, defaults: Dict,
-          per_task: Dict[str, "resources_lib.Resources"], gpus: int = 0,
+          per_task: Dict[str, resources_lib.Resources], gpus: int = 0,
           gpu_type: Optional[str] = None) -> None:
     add_parameter_defaults(pipeline_spec, defaults)
     fix_output_parameter_producers(pipeline_spec)

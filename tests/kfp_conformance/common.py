@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -126,6 +128,34 @@ def topological_order(tasks: Dict[str, dict]) -> List[str]:
     return order
 
 
+def run_dag(tasks: Dict[str, dict], run_task: Callable[[str], "TaskResult"],
+            wanted: Optional[set] = None, parallelism: int = 2) -> Dict[str, "TaskResult"]:
+    """Runs each wanted task once all it waits on succeeded, up to ``parallelism`` at once
+    (Argo starts independent tasks together); after a failure nothing new starts."""
+    wanted = set(tasks) if wanted is None else wanted
+    order = topological_order(tasks)
+    results: Dict[str, TaskResult] = {}
+    running: Dict[concurrent.futures.Future, str] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        while True:
+            failed = any(r.state == "failed" for r in results.values())
+            done = {n for n, r in results.items() if r.state in ("executed", "cached")}
+            for name in order:
+                if failed or len(running) >= max(1, parallelism):
+                    break
+                if name in results or name in running.values() or name not in wanted:
+                    continue
+                if upstream(tasks[name]) <= done:
+                    running[pool.submit(run_task, name)] = name
+            if not running:
+                break
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                results[running.pop(future)] = future.result()
+    return {name: results.get(name) or TaskResult(name, "not run") for name in order}
+
+
 def run_process(command: Sequence[str], env: Dict[str, str], log_path: str,
                 tee_path: Optional[str] = None, cwd: Optional[str] = None) -> Tuple[int, float]:
     """Runs the task's command; its output goes to ``log_path`` (and ``tee_path``)."""
@@ -165,6 +195,7 @@ class Cache:
 
     def __init__(self, path: str):
         self.path = path
+        self._lock = threading.Lock()
 
     def _entries(self) -> List[dict]:
         if not os.path.exists(self.path):
@@ -173,14 +204,17 @@ class Cache:
             return json.load(f)
 
     def lookup(self, fingerprint: str, pipeline_name: str) -> Optional[int]:
-        for entry in reversed(self._entries()):
+        with self._lock:
+            entries = self._entries()
+        for entry in reversed(entries):
             if entry["fingerprint"] == fingerprint and entry["pipeline_name"] == pipeline_name:
                 return entry["execution_id"]
         return None
 
     def add(self, fingerprint: str, pipeline_name: str, execution_id: int) -> None:
-        entries = self._entries()
-        entries.append({"fingerprint": fingerprint, "pipeline_name": pipeline_name,
-                        "execution_id": execution_id, "created": time.time()})
-        with open(self.path, "w") as f:
-            json.dump(entries, f)
+        with self._lock:
+            entries = self._entries()
+            entries.append({"fingerprint": fingerprint, "pipeline_name": pipeline_name,
+                            "execution_id": execution_id, "created": time.time()})
+            with open(self.path, "w") as f:
+                json.dump(entries, f)

@@ -15,13 +15,13 @@ assumptions. What each step follows:
   to text for STRING inputs); input artifacts from the producer's
   outputs in ML Metadata, with the *empty* type ``GetOutputArtifactsByExecutionId``
   leaves (``metadata/client.go``); outputs provisioned under the task root
-  (``<run root>/<task>/<uuid>/<name>``; 2.0: ``<run root>/<task>/<name>``)
+  (``<run root>/<task>/<uuid>/<name>``; before 2.5: ``<run root>/<task>/<name>``)
   plus ``executor-logs`` typed ``system.Artifact`` when logs are published
   (2.5+); the cache fingerprint of inputs, output specs, command and image
   (``driver/cache.go``, ``cacheutils``) and a cache hit reusing the
   earlier execution's outputs; the pod's resources (``initPodSpecPatch``).
 * **Launcher** (``component/launcher_v2.go``): ``{{$.inputs.parameters[...]}}``
-  resolved (the driver, 2.15+) then ``{{$}}`` and the other placeholders;
+  resolved (by the driver in 2.17) then ``{{$}}`` and the other placeholders;
   ``executor-logs`` qualified with the retry index (2.17); output folders
   made; the command run with ``KFP_POD_NAME``/``KFP_POD_UID`` set and its
   output teed into the logs artifact; the executor output read, output
@@ -36,7 +36,7 @@ between the object store and ``/gcs``, ``/minio`` or ``/s3`` are the
 identity; pod-local paths (``/tmp/kfp/outputs``, ``/tmp/kfp_outputs``)
 are rebased into a folder per task; the command runs in this environment
 (``python`` is this interpreter), not in the image; tasks run one at a
-time in dependency order; importer executors are not emulated (the MSA
+time, at most ``parallelism`` at once; importer executors are not emulated (the MSA
 pipeline has none).
 """
 
@@ -55,7 +55,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from tests.kfp_conformance.common import (
     Cache, ConformanceError, RunResult, TaskResult, dumps, executor_of, load_spec, run_process,
-    task_env, topological_order, with_ancestors)
+    run_dag, task_env, with_ancestors)
 from tests.kfp_conformance.store import (
     CONTAINER_EXECUTION, DAG_EXECUTION, Store, from_mlmd_value)
 
@@ -151,13 +151,14 @@ class Kfp:
     """Runs a compiled spec the way the open-source backend's driver and launcher do."""
 
     def __init__(self, state_dir: str, version: str = "2.17", publish_logs: bool = True,
-                 cache_enabled: bool = True):
+                 cache_enabled: bool = True, parallelism: int = 2):
         if version not in ("2.0", "2.17"):
-            raise ValueError("version: the oldest (2.0) or newest (2.17) behaviour")
+            raise ValueError("version: the oldest (2.0-2.4) or newest (2.17) behaviour")
         self.state_dir = state_dir
         self.version = version
         self.publish_logs = publish_logs and version != "2.0"  # logs artifact: 2.5+
         self.cache_enabled = cache_enabled
+        self.parallelism = parallelism
         os.makedirs(state_dir, exist_ok=True)
         self.store = Store(os.path.join(state_dir, "metadata.sqlite"))
         self.cache = Cache(os.path.join(state_dir, "cache.json"))
@@ -177,14 +178,10 @@ class Kfp:
             DAG_EXECUTION, f"run/{run_id}", list(contexts),
             {"display_name": "", "task_name": "", "parent_dag_id": 0, "inputs": values})
         tasks = spec["root"]["dag"]["tasks"]
-        wanted = with_ancestors(tasks, only) if only else set(tasks)
-        results: Dict[str, TaskResult] = {}
-        for task_name in topological_order(tasks):
-            if task_name not in wanted or any(r.state == "failed" for r in results.values()):
-                results[task_name] = TaskResult(task_name, "not run")
-                continue
-            results[task_name] = self._task(spec, task_name, values, dag_id, contexts, run_id,
-                                            run_root, name)
+        results = run_dag(
+            tasks, lambda task_name: self._task(spec, task_name, values, dag_id, contexts,
+                                                run_id, run_root, name),
+            with_ancestors(tasks, only) if only else None, self.parallelism)
         self.store.finish_execution(
             dag_id, mlmd.Execution.COMPLETE if all(
                 r.state != "failed" for r in results.values()) else mlmd.Execution.FAILED, {})
@@ -422,7 +419,7 @@ class Kfp:
         self._publish(execution_id, recorded, params, contexts, mlmd.Execution.COMPLETE)
         if fingerprint:
             self.cache.add(fingerprint, "pipeline/" + pipeline_name, execution_id)
-        result.outputs = {k: [self._runtime_artifact(self.store.mlmd.get_artifacts_by_id([i])[0])
+        result.outputs = {k: [self._runtime_artifact(self.store.artifacts([i])[0])
                               for i in ids] for k, ids in recorded.items()}
         return result
 

@@ -12,6 +12,8 @@ is the artifact's key (``metadata/client.go``).
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import json_format
@@ -62,6 +64,15 @@ def _struct(value: Dict) -> mlmd.Value:
     return out
 
 
+def _locked(method):
+    """One call at a time: tasks run in threads, and the MLMD client is not thread-safe."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return call
+
+
 class Store:
     """ML Metadata in SQLite, written the way KFP's driver and launcher write it."""
 
@@ -71,6 +82,7 @@ class Store:
         config.sqlite.connection_mode = mlmd.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
         self.mlmd = metadata_store.MetadataStore(config)
         self._types: Dict[Tuple[str, str], int] = {}
+        self._lock = threading.RLock()
 
     # --- types -----------------------------------------------------------------
     def _type_id(self, kind: str, name: str) -> int:
@@ -84,6 +96,7 @@ class Store:
                 self._types[key] = self.mlmd.put_context_type(mlmd.ContextType(name=name))
         return self._types[key]
 
+    @_locked
     def artifact_type_name(self, artifact: mlmd.Artifact) -> str:
         [t] = self.mlmd.get_artifact_types_by_id([artifact.type_id])
         return t.name
@@ -99,6 +112,7 @@ class Store:
         [ctx.id] = self.mlmd.put_contexts([ctx])
         return ctx
 
+    @_locked
     def pipeline_run(self, pipeline_name: str, run_id: str, pipeline_root: str
                      ) -> Tuple[mlmd.Context, mlmd.Context]:
         pipeline = self._context(PIPELINE_CONTEXT, pipeline_name)
@@ -109,6 +123,7 @@ class Store:
         return pipeline, run
 
     # --- executions ----------------------------------------------------------------
+    @_locked
     def create_execution(self, type_name: str, name: str, contexts: List[mlmd.Context],
                          props: Dict) -> int:
         execution = mlmd.Execution(type_id=self._type_id("execution", type_name), name=name,
@@ -129,21 +144,25 @@ class Store:
             else:
                 message.custom_properties[k].string_value = str(v)
 
+    @_locked
     def execution(self, execution_id: int) -> mlmd.Execution:
         [e] = self.mlmd.get_executions_by_id([execution_id])
         return e
 
+    @_locked
     def finish_execution(self, execution_id: int, state: int, props: Dict) -> None:
         execution = self.execution(execution_id)
         execution.last_known_state = state
         self._set_props(execution, props)
         self.mlmd.put_executions([execution])
 
+    @_locked
     def struct_prop(self, execution: mlmd.Execution, key: str) -> Dict:
         if key not in execution.custom_properties:
             return {}
         return json_format.MessageToDict(execution.custom_properties[key].struct_value)
 
+    @_locked
     def executions_in_dag(self, dag_id: int, run: mlmd.Context) -> Dict[str, mlmd.Execution]:
         """Task name -> execution, for the tasks of one DAG execution (GetExecutionsInDAG)."""
         out = {}
@@ -153,6 +172,7 @@ class Store:
         return out
 
     # --- artifacts and events -------------------------------------------------------
+    @_locked
     def record_artifact(self, type_name: str, uri: str, custom: Dict,
                         name: Optional[str] = None) -> int:
         artifact = mlmd.Artifact(type_id=self._type_id("artifact", type_name), uri=uri,
@@ -164,6 +184,7 @@ class Store:
         [aid] = self.mlmd.put_artifacts([artifact])
         return aid
 
+    @_locked
     def link(self, execution_id: int, key: str, artifact_ids: List[int], output: bool,
              contexts: List[mlmd.Context]) -> None:
         kind = mlmd.Event.OUTPUT if output else mlmd.Event.INPUT
@@ -178,6 +199,7 @@ class Store:
                 [mlmd.Attribution(context_id=c.id, artifact_id=a)
                  for c in contexts for a in artifact_ids], [])
 
+    @_locked
     def artifacts_of(self, execution_id: int, output: bool) -> Dict[str, List[mlmd.Artifact]]:
         kind = mlmd.Event.OUTPUT if output else mlmd.Event.INPUT
         ids: Dict[str, List[int]] = {}
@@ -188,5 +210,18 @@ class Store:
             [i for lst in ids.values() for i in lst])}
         return {key: [every[i] for i in lst] for key, lst in ids.items()}
 
+    @_locked
     def artifacts_in_context(self, context: mlmd.Context) -> List[mlmd.Artifact]:
         return self.mlmd.get_artifacts_by_context(context.id)
+
+    @_locked
+    def artifacts(self, ids: List[int]) -> List[mlmd.Artifact]:
+        return self.mlmd.get_artifacts_by_id(ids)
+
+    @_locked
+    def put_artifact(self, artifact: mlmd.Artifact) -> None:
+        self.mlmd.put_artifacts([artifact])
+
+    @_locked
+    def artifacts_by_uri(self, uri: str) -> List[mlmd.Artifact]:
+        return self.mlmd.get_artifacts_by_uri(uri)

@@ -24,7 +24,8 @@ the ExampleGen driver and their tests) expects of it:
   written back (URI and metadata) are recorded.
 
 Deviations: the pipeline root is a local folder (Vertex requires
-``gs://``); the command runs in this environment; tasks run one at a time.
+``gs://``); the command runs in this environment; at most ``parallelism``
+tasks run at once.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from typing import Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from tests.kfp_conformance.common import (
-    Cache, ConformanceError, RunResult, TaskResult, dumps, executor_of, load_spec,
-    run_process, task_env, topological_order)
+    Cache, ConformanceError, RunResult, TaskResult, dumps, executor_of, legacy_value, load_spec,
+    run_dag, run_process, task_env)
 from tests.kfp_conformance.kfp import schema_of, title_of
 from tests.kfp_conformance.store import (
     CONTAINER_EXECUTION, DAG_EXECUTION, Store, from_mlmd_value, to_mlmd_value)
@@ -48,7 +49,8 @@ from tests.kfp_conformance.store import (
 PROJECT_NUMBER = "123456789012"
 REGION = "europe-west4"
 _CLAUSE = re.compile(r'^\s*([\w.]+)\s*=\s*(?:"(.*)"|(\S+))\s*$')
-_ARTIFACT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
+_ARTIFACT_METADATA = re.compile(
+    r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
 
 
 def legacy(value) -> dict:
@@ -65,8 +67,9 @@ def legacy(value) -> dict:
 class Vertex:
     """Runs a compiled job the way Vertex AI Pipelines hands TFX its tasks."""
 
-    def __init__(self, state_dir: str):
+    def __init__(self, state_dir: str, parallelism: int = 2):
         self.state_dir = state_dir
+        self.parallelism = parallelism
         os.makedirs(state_dir, exist_ok=True)
         self.store = Store(os.path.join(state_dir, "metadata.sqlite"))
         self.cache = Cache(os.path.join(state_dir, "cache.json"))
@@ -92,14 +95,10 @@ class Vertex:
         dag_id = self.store.create_execution(DAG_EXECUTION, f"vertex/{run_id}", list(contexts),
                                              {"task_name": "", "parent_dag_id": 0,
                                               "inputs": values})
-        tasks = spec["root"]["dag"]["tasks"]
-        results: Dict[str, TaskResult] = {}
-        for task_name in topological_order(tasks):
-            if any(r.state == "failed" for r in results.values()):
-                results[task_name] = TaskResult(task_name, "not run")
-                continue
-            results[task_name] = self._task(spec, task_name, values, dag_id, contexts, run_id,
-                                            job_root)
+        results = run_dag(spec["root"]["dag"]["tasks"],
+                          lambda task_name: self._task(spec, task_name, values, dag_id,
+                                                       contexts, run_id, job_root),
+                          parallelism=self.parallelism)
         return RunResult("vertex", run_id, results)
 
     # --- inputs ------------------------------------------------------------------------
@@ -112,7 +111,7 @@ class Vertex:
             elif "runtimeValue" in pspec:
                 runtime = pspec["runtimeValue"]
                 value = (json.loads(json.dumps(runtime["constant"])) if "constant" in runtime
-                         else _plain(runtime["constantValue"]))
+                         else legacy_value(runtime["constantValue"]))
             elif "taskOutputParameter" in pspec:
                 ref = pspec["taskOutputParameter"]
                 value = self.store.struct_prop(siblings[ref["producerTask"]], "outputs")[
@@ -223,20 +222,20 @@ class Vertex:
             with open(outputs["outputFile"]) as f:
                 written = json.load(f)
         for name, aid in pending.items():
-            [artifact] = self.store.mlmd.get_artifacts_by_id([aid])
+            [artifact] = self.store.artifacts([aid])
             got = ((written.get("artifacts") or {}).get(name) or {}).get("artifacts") or []
             if got:
                 artifact.uri = got[0].get("uri") or artifact.uri
                 for key, value in (got[0].get("metadata") or {}).items():
                     if value is not None:
                         artifact.custom_properties[key].CopyFrom(to_mlmd_value(value))
-            self.store.mlmd.put_artifacts([artifact])
+            self.store.put_artifact(artifact)
             self.store.link(execution_id, name, [aid], output=True, contexts=list(contexts))
         self.store.finish_execution(execution_id, mlmd.Execution.COMPLETE,
                                     {"outputs": written.get("parameterValues") or {}})
         if fingerprint:
             self.cache.add(fingerprint, spec["pipelineInfo"]["name"], execution_id)
-        result.outputs = {name: [self._typed(self.store.mlmd.get_artifacts_by_id([aid])[0], {})]
+        result.outputs = {name: [self._typed(self.store.artifacts([aid])[0], {})]
                           for name, aid in pending.items()}
         return result
 
@@ -281,12 +280,3 @@ class Vertex:
             prop = artifact.custom_properties.get(key[len("metadata."):-len(".number_value")])
             return prop is not None and from_mlmd_value(prop) == float(value)
         raise ConformanceError(f"resolver filter key {key!r} not emulated")
-
-
-def _plain(value: dict):
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "doubleValue" in value:
-        return float(value["doubleValue"])
-    return value.get("stringValue", "")
-
