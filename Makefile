@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
 .PHONY: venv run test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
-	bench-scale bench-source report tensorboard
+	bench-scale bench-source bench-suite report tensorboard
 
 venv: $(STAMP)
 
@@ -81,6 +81,11 @@ bench-scale: $(STAMP)
 # --source mult: on a MOSEI-size pickle: peak RSS against the file's size.
 bench-source: $(STAMP)
 	$(PY) -m benchmarks.source_benchmark
+
+# The suite's time against make run's pipeline, side by side (goal: at most 4x;
+# about 20 minutes on 2 cores).
+bench-suite: $(STAMP)
+	$(PY) -m benchmarks.suite_time
 
 # Every architecture and preset, 3 seeds each, on the built-in MOSI-size data
 # (about an hour on 2 cores; finished runs are reused when rerun).

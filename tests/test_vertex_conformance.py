@@ -26,7 +26,8 @@ def vertex_run(tmp_path_factory):
     root = str(base / "root")
     job = str(base / "msa_pipeline.json")
     compile_spec(job, root, data, target="vertex")
-    return Vertex(str(base / "backend")).run(job, root), root
+    with Vertex(str(base / "backend"), warm=True) as backend:
+        return backend.run(job, root), root
 
 
 def test_every_task_succeeds(vertex_run):

@@ -21,6 +21,8 @@ def main(argv=None) -> int:
                    help="a runtime parameter (repeatable)")
     p.add_argument("--kfp-version", choices=("2.0", "2.17"), default="2.17")
     p.add_argument("--no-publish-logs", action="store_true")
+    p.add_argument("--warm", action="store_true",
+                   help="start the tasks' python commands from a warm interpreter (faster)")
     args = p.parse_args(argv)
     params = {}
     for item in args.param:
@@ -34,12 +36,13 @@ def main(argv=None) -> int:
             from tests.kfp_conformance.kfp import Kfp
 
             backend = Kfp(args.state, version=args.kfp_version,
-                          publish_logs=not args.no_publish_logs)
+                          publish_logs=not args.no_publish_logs, warm=args.warm)
         else:
             from tests.kfp_conformance.vertex import Vertex
 
-            backend = Vertex(args.state)
-        result = backend.run(args.spec, args.pipeline_root, params)
+            backend = Vertex(args.state, warm=args.warm)
+        with backend:
+            result = backend.run(args.spec, args.pipeline_root, params)
     except ConformanceError as err:
         print(f"refused: {err}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -157,12 +158,25 @@ def run_dag(tasks: Dict[str, dict], run_task: Callable[[str], "TaskResult"],
 
 
 def run_process(command: Sequence[str], env: Dict[str, str], log_path: str,
-                tee_path: Optional[str] = None, cwd: Optional[str] = None) -> Tuple[int, float]:
-    """Runs the task's command; its output goes to ``log_path`` (and ``tee_path``)."""
+                tee_path: Optional[str] = None, cwd: Optional[str] = None,
+                zygote=None) -> Tuple[int, float]:
+    """Runs the task's command; its output goes to ``log_path`` (and ``tee_path``).
+
+    With a :class:`~tests.kfp_conformance.zygote.Zygote`, a ``python -m`` command
+    starts from its warm interpreter; anything else starts as a fresh process.
+    """
     command = list(command)
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    from tests.kfp_conformance.zygote import python_module_of
+
+    module = python_module_of(command) if zygote is not None else None
+    if module is not None:
+        code, seconds = zygote.run(module[0], module[1], env, log_path, cwd)
+        if tee_path:
+            shutil.copyfile(log_path, tee_path)
+        return code, seconds
     if command and command[0] in ("python", "python3"):
         command[0] = sys.executable  # the image's python is this environment's
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
     start = time.monotonic()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,

@@ -58,6 +58,7 @@ from tests.kfp_conformance.common import (
     run_dag, task_env, with_ancestors)
 from tests.kfp_conformance.store import (
     CONTAINER_EXECUTION, DAG_EXECUTION, Store, from_mlmd_value)
+from tests.kfp_conformance.zygote import Zygote
 
 SCHEMA_VERSION = "2.1.0"
 EXECUTOR_KINDS = ("container", "importer")
@@ -151,7 +152,7 @@ class Kfp:
     """Runs a compiled spec the way the open-source backend's driver and launcher do."""
 
     def __init__(self, state_dir: str, version: str = "2.17", publish_logs: bool = True,
-                 cache_enabled: bool = True, parallelism: int = 2):
+                 cache_enabled: bool = True, parallelism: int = 2, warm: bool = False):
         if version not in ("2.0", "2.17"):
             raise ValueError("version: the oldest (2.0-2.4) or newest (2.17) behaviour")
         self.state_dir = state_dir
@@ -159,9 +160,20 @@ class Kfp:
         self.publish_logs = publish_logs and version != "2.0"  # logs artifact: 2.5+
         self.cache_enabled = cache_enabled
         self.parallelism = parallelism
+        self.zygote = Zygote() if warm else None
         os.makedirs(state_dir, exist_ok=True)
         self.store = Store(os.path.join(state_dir, "metadata.sqlite"))
         self.cache = Cache(os.path.join(state_dir, "cache.json"))
+
+    def close(self) -> None:
+        if self.zygote is not None:
+            self.zygote.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # --- the run ----------------------------------------------------------------------
     def run(self, spec_path: str, pipeline_root: str, parameters: Optional[Dict] = None,
@@ -400,7 +412,7 @@ class Kfp:
         env = task_env({"KFP_POD_NAME": f"{pipeline_name}-{task_name}".lower(),
                         "KFP_POD_UID": str(uuid.uuid4()),
                         **{e["name"]: e["value"] for e in container.get("env", [])}})
-        code, seconds = run_process(command, env, log_path, tee_path=tee)
+        code, seconds = run_process(command, env, log_path, tee_path=tee, zygote=self.zygote)
         result = TaskResult(task_name, "executed", seconds, execution_id, executor_input,
                             command, log_path, resources)
         if code != 0:

@@ -45,6 +45,7 @@ from tests.kfp_conformance.common import (
 from tests.kfp_conformance.kfp import schema_of, title_of
 from tests.kfp_conformance.store import (
     CONTAINER_EXECUTION, DAG_EXECUTION, Store, from_mlmd_value, to_mlmd_value)
+from tests.kfp_conformance.zygote import Zygote
 
 PROJECT_NUMBER = "123456789012"
 REGION = "europe-west4"
@@ -67,12 +68,23 @@ def legacy(value) -> dict:
 class Vertex:
     """Runs a compiled job the way Vertex AI Pipelines hands TFX its tasks."""
 
-    def __init__(self, state_dir: str, parallelism: int = 2):
+    def __init__(self, state_dir: str, parallelism: int = 2, warm: bool = False):
         self.state_dir = state_dir
         self.parallelism = parallelism
+        self.zygote = Zygote() if warm else None
         os.makedirs(state_dir, exist_ok=True)
         self.store = Store(os.path.join(state_dir, "metadata.sqlite"))
         self.cache = Cache(os.path.join(state_dir, "cache.json"))
+
+    def close(self) -> None:
+        if self.zygote is not None:
+            self.zygote.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def resource_name(self, artifact_id: int) -> str:
         return (f"projects/{PROJECT_NUMBER}/locations/{REGION}/metadataStores/default/"
@@ -183,7 +195,8 @@ class Vertex:
         if pre:
             command = [a.replace("{{$}}", dumps(executor_input))
                        for a in list(pre.get("command", [])) + list(pre.get("args", []))]
-            code, seconds = run_process(command, env, log_path + ".driver")
+            code, seconds = run_process(command, env, log_path + ".driver",
+                                        zygote=self.zygote)
             if code != 0:
                 return TaskResult(task_name, "failed", seconds, execution_id, executor_input,
                                   command, log_path + ".driver", reason="ExampleGen driver: "
@@ -210,7 +223,7 @@ class Vertex:
                 return TaskResult(task_name, "cached", seconds, execution_id, executor_input)
         command = [a.replace("{{$}}", dumps(executor_input))
                    for a in list(container.get("command", [])) + list(container.get("args", []))]
-        code, more = run_process(command, env, log_path)
+        code, more = run_process(command, env, log_path, zygote=self.zygote)
         result = TaskResult(task_name, "executed", seconds + more, execution_id, executor_input,
                             command, log_path)
         if code != 0:
