@@ -26,7 +26,7 @@ import os
 import pytest
 
 from tests.kfp_conformance.kfp import Kfp
-from tests.runner_util import REPO
+from tests.runner_util import REPO, TFX_SELF_PACKAGING
 
 FLAGS = ["--train-steps", "20", "--model-dim", "16", "--num-heads", "2", "--batch-size", "16"]
 TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
@@ -84,6 +84,13 @@ def test_every_task_of_the_first_run_succeeds(kfp_runs):
     first = kfp_runs["runs"]["first"]
     assert first.ok, first.failure()
     assert first.states() == {name: "executed" for name in TASKS}
+
+
+def test_no_task_builds_an_sdist_of_tfx(kfp_runs):
+    logs = [t.log for run in kfp_runs["runs"].values() for t in run.tasks.values() if t.log]
+    assert len(logs) > 12
+    for log in logs:
+        assert TFX_SELF_PACKAGING not in read(log), log
 
 
 def test_the_trainer_gets_the_runtime_train_steps(kfp_runs):

@@ -190,13 +190,21 @@ def test_every_task_runs_the_entrypoint_with_tfx_arguments(kfp_spec, vertex_job)
     assert "module_file" not in text and ".whl" not in text and "module_path" not in text
 
 
-def test_beam_args_reach_beam_components(kfp_spec):
+def test_beam_args_reach_beam_components(kfp_spec, vertex_job):
     spec = kfp_spec[1]
     for name in BEAM_COMPONENTS:
         args = executor(spec, name)["container"]["args"]
         assert "--runner=DataflowRunner" in args, name
         for arg in BEAM_PASSTHROUGH:
             assert arg in args, (name, arg)
+        # the workers run the image, so TFX does not build an sdist of itself per task
+        assert f"--sdk_container_image={IMAGE}" in args, name
+    # the default, Beam in the task's own pod, needs no arguments at all
+    vertex = vertex_job[1]["pipelineSpec"]
+    for name in BEAM_COMPONENTS:
+        args = executor(vertex, name)["container"]["args"]
+        assert not [a for a in args if a.startswith("--runner")
+                    or a.startswith("--sdk_container_image")], name
 
 
 def test_runtime_parameters_with_defaults(kfp_spec, vertex_job):
@@ -300,6 +308,32 @@ def test_vertex_resources_are_limits_and_accelerators_are_checked(tmp_path, caps
 def test_compiled_files_are_readable_by_all(kfp_spec, vertex_job):
     for path, _ in (kfp_spec, vertex_job):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_the_output_suffix_picks_yaml_or_json(tmp_path, capsys):
+    code, _, err = main_in_process(capsys, *base_args(str(tmp_path / "p.json")))
+    assert code == 0, err
+    with open(tmp_path / "p.json") as f:
+        spec = json.load(f)  # the bare spec, as JSON
+    assert spec["schemaVersion"] == "2.1.0" and "pipelineSpec" not in spec
+    code, _, err = main_in_process(capsys, *base_args(str(tmp_path / "p.txt")))
+    assert code == 2 and "--output" in err and ".yaml, .yml or .json" in err
+    assert not (tmp_path / "p.txt").exists()
+
+
+def test_spec_check_refuses_what_a_backend_would(kfp_spec):
+    from pipeline.kubeflow import spec as spec_lib
+    from pipeline.kubeflow.targets import KFP, VERTEX
+
+    spec = json.loads(json.dumps(kfp_spec[1]))
+    spec_lib.check(spec, KFP)
+    with pytest.raises(spec_lib.SpecError, match="the vertex backend takes 2.0.0 only"):
+        spec_lib.check(spec, VERTEX)
+    spec["root"]["dag"]["tasks"]["ImportExampleGen"]["inputs"]["parameters"][
+        "input_fingerprint"]["taskOutputParameter"]["producerTask"] = "InputFingerprint_task"
+    with pytest.raises(spec_lib.SpecError,
+                       match="'ImportExampleGen' reads from 'InputFingerprint_task'"):
+        spec_lib.check(spec, KFP)
 
 
 # --- submission ----------------------------------------------------------------------

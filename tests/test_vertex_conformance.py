@@ -13,6 +13,7 @@ import os
 import pytest
 
 from tests.kfp_conformance.vertex import Vertex
+from tests.runner_util import TFX_SELF_PACKAGING
 from tests.test_kfp_conformance import compile_spec, tiny_data
 
 RESOLVERS = ("latest_blessed_model_resolver-model-blessing-resolver",
@@ -63,3 +64,14 @@ def test_first_run_resolves_no_baseline_and_pushes(vertex_run):
     assert pushed["metadata"]["push_outcome"] == "pushed"
     assert os.listdir(os.path.join(root, "serving_model")) == [
         pushed["metadata"]["served_version"]]
+
+
+def test_the_entrypoint_changes_nothing_under_vertex(vertex_run):
+    run, _ = vertex_run
+    logs = [task.log for task in run.tasks.values() if task.log]
+    assert len(logs) >= 10
+    for log in logs:
+        with open(log) as f:
+            text = f.read()
+        assert "entrypoint:" not in text, log
+        assert TFX_SELF_PACKAGING not in text, log

@@ -28,20 +28,20 @@ in-process, and tidies after it:
    launcher they are deleted from every gs:// output after the executor.
 
 Under Vertex AI none of this occurs (typed inputs, no executor-logs, no
-LatestPushedModel, no KFP launcher), and TFX's runner runs unchanged.
+LatestPushedModel, no KFP launcher), and TFX's runner gets the executor
+input unchanged. Under both backends the runner's own program path is kept
+out of the Beam arguments (:func:`run_tfx`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 import sys
 from typing import List, Optional, Sequence, Tuple
 
 from components.latest_pushed_model import RESOLVED_KEY
 
-TFX_RUNNER = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
 EXECUTOR_INPUT_FLAG = "--json_serialized_invocation_args"
 INPUTS_SPEC_FLAG = "--json_serialized_inputs_spec_args"
 EXECUTOR_LOGS = "executor-logs"
@@ -157,11 +157,21 @@ def output_uris(executor_input: dict) -> List[str]:
 
 
 def run_tfx(argv: Sequence[str]) -> None:
-    """TFX's runner as ``python -m`` runs it; returns when it succeeded."""
+    """TFX's runner as ``python -m`` runs it, but for its Beam arguments; returns on success.
+
+    TFX's ``__main__`` hands absl's whole argv, program path included, to its
+    flag parser, so the path comes back as an unknown argument and becomes a
+    Beam argument: every Beam task then sees non-empty Beam arguments that
+    name no worker dependencies and builds an sdist of TFX first (~2 s and
+    a 52 MB folder left in /tmp). The parser here drops the program path.
+    """
+    from absl import app
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
+
     saved = sys.argv
-    sys.argv = [TFX_RUNNER, *argv]
+    sys.argv = [runner.__file__, *argv]
     try:
-        runpy.run_module(TFX_RUNNER, run_name="__main__", alter_sys=True)
+        app.run(runner.main, flags_parser=lambda args: runner._parse_flags(args[1:]))
     except SystemExit as done:  # absl's app.run exits, 0 on success
         if done.code not in (None, 0):
             raise

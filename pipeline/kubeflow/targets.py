@@ -27,17 +27,20 @@ class Target:
     baseline_from: str  # create_pipeline's baseline_from
     fingerprint_inputs: bool  # create_pipeline's fingerprint_inputs
     storage_schemes: Tuple[str, ...]  # pipeline roots the tasks can write
-    output_suffix: str  # what the compiled file holds: a bare spec (.yaml) or a job (.json)
+    output_suffix: str  # the compiled file's default suffix
+    bare_spec: bool  # the file holds the PipelineSpec alone (KFP uploads), else TFX's job
 
 
 KFP = Target(name="kfp", schema_version="2.1.0", executor_kinds=("container", "importer"),
              baseline_from="serving_dir", fingerprint_inputs=True,
-             storage_schemes=("gs://",), output_suffix=".yaml")
+             storage_schemes=("gs://",), output_suffix=".yaml", bare_spec=True)
 VERTEX = Target(name="vertex", schema_version="2.0.0",
                 executor_kinds=("container", "importer", "resolver"),
                 baseline_from="metadata", fingerprint_inputs=False,
-                storage_schemes=("gs://",), output_suffix=".json")
+                storage_schemes=("gs://",), output_suffix=".json", bare_spec=False)
 TARGETS = {t.name: t for t in (KFP, VERTEX)}
+# What the compiled file may be called: KFP's API reads a package by its suffix.
+OUTPUT_SUFFIXES = (".yaml", ".yml", ".json")
 
 # Tasks whose output depends on more than their inputs: never from the cache.
 NEVER_CACHED = ("InputFingerprint", "latest_pushed_model")
