@@ -19,6 +19,7 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from components import input_fingerprint, latest_pushed_model, msa_pusher
 from pipeline.kubeflow import entrypoint
 from tests.kfp_conformance.kfp import Kfp
+from tests.kfp_conformance.kfp_driver import runtime_artifact
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 MODEL_TYPE = {"instanceSchema": "title: tfx.Model\ntype: object\n"}
@@ -35,7 +36,7 @@ def upstream_examples(kfp, uri="/root/run/ImportExampleGen/x/examples"):
         "split_names": '["train", "valid", "test"]', "span": 0.0,
         "display_name": "examples"})
     [artifact] = kfp.store.artifacts([aid])
-    return kfp._runtime_artifact(artifact)
+    return runtime_artifact(artifact)
 
 
 def kfp_executor_input(kfp, tmp_path, extra_inputs=None):

@@ -25,7 +25,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from tests.kfp_conformance import kfp as kfp_backend
+from tests.kfp_conformance import kfp_driver as kfp_backend
 from tests.kfp_conformance.api_server import ApiError, KfpApiServer, pipeline_spec_of
 from tests.kfp_conformance.common import ConformanceError
 from tests.runner_util import REPO
