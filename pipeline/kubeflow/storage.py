@@ -6,10 +6,13 @@ image's TensorFlow can write *and* the backend can stage:
 
 * ``gs://`` works on both backends (the pods need GCS credentials, e.g.
   Workload Identity on GKE; Vertex AI brings its own).
-* ``s3://`` and ``minio://`` (open-source KFP's default store): TensorFlow
-  2.16 has no S3 file system of its own (it moved to tensorflow-io, which
-  the image does not install) and none for ``minio://`` at all, so tasks
-  cannot write there. Refused.
+* ``s3://`` and ``minio://`` (open-source KFP's default store): refused.
+  TensorFlow 2.16 has no S3 file system of its own and none for
+  ``minio://`` at all. Adding tensorflow-io 0.37.1 (its only release for
+  TF 2.16) was tried: it writes to an S3 server, but every process that
+  used it then aborts at exit with code 134 (tensorflow/io#2039, open), so
+  each task would fail. The Beam components would also need Beam's own S3
+  file system (boto3, endpoint and credential options).
 * an absolute local path compiles, with a warning: a cluster's pods do not
   share this machine's disk, so it only serves the local conformance runs
   (``python -m tests.kfp_conformance``).
@@ -44,6 +47,6 @@ def check_uri(uri: str, target: Target, flag: str) -> Optional[str]:
                          "Cloud Storage; expected gs://BUCKET/PATH")
     if scheme in ("s3", "minio"):
         raise ValueError(f"{flag} {uri!r}: the image's TensorFlow 2.16 cannot write {scheme}:// "
-                         "(its S3 file system lives in tensorflow-io, which the image does not "
-                         "install); use gs://BUCKET/PATH")
+                         "(TensorFlow's S3 file system lives in tensorflow-io, whose TF 2.16 "
+                         "release aborts each task at exit); use gs://BUCKET/PATH")
     raise ValueError(f"{flag} {uri!r}: unsupported storage {scheme}://; expected gs://BUCKET/PATH")
