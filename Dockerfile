@@ -20,4 +20,4 @@ COPY reporting ./reporting
 # A wheel in /msa/dist can also be staged to Dataflow workers (--extra_package).
 RUN python -m pip wheel --no-deps --no-build-isolation -w /msa/dist . \
  && python -m pip install --no-deps --no-cache-dir /msa/dist/*.whl \
- && python -c "import trainer.task, trainer.tfma_metrics, components.data_gate, components.msa_trainer, components.latest_pushed_model, components.input_fingerprint, pipeline.kubeflow.entrypoint"
+ && python -c "import trainer.task, trainer.metrics.tfma_metrics, components.data_gate, components.msa_trainer, components.latest_pushed_model, components.input_fingerprint, pipeline.kubeflow.entrypoint"

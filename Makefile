@@ -6,11 +6,10 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements/tfx-1.16-py311.lock.txt
 DEV    := requirements/dev.txt
 
-export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
-.PHONY: venv run test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
+.PHONY: venv run lint test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
 	bench-scale bench-source bench-suite report tensorboard
 
 venv: $(STAMP)
@@ -47,7 +46,10 @@ tensorboard: $(STAMP)
 # pytest-xdist workers (one per core of the 2-core reference machine); the
 # tests of one shared pipeline fixture stay on one worker (tests/conftest.py).
 TEST_WORKERS ?= 2
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --no-cache .
+
+test: $(STAMP) lint
 	scripts/ensure_chromium.sh
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --durations=10
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import os
 
+from trainer import keras_choice
+
 # Keras 2 (tf_keras) for TFT/TFMA 1.16, set before anything imports TensorFlow;
 # Beam worker processes inherit it from the environment.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 class Settings:
     """Every setting the flags give, checked before the output folder is touched."""
 
-    trainer_config: object  # trainer.config.TrainerConfig
+    trainer_config: object  # trainer.core.config.TrainerConfig
     train_steps: int
     tuning: tuple  # (trials, steps per trial, fixed fields): cli.tuning_from
     evaluation: blessing.BlessingSettings

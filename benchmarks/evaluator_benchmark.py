@@ -15,7 +15,7 @@
    runner sets it up (in_memory, one worker):
 
    * **full**: ``pipeline.evaluation.build_eval_config()``: every metric of
-     ``trainer.tfma_metrics``, the six slicing specs, the thresholds, and the
+     ``trainer.metrics.tfma_metrics``, the six slicing specs, the thresholds, and the
      ``transform_features`` call that supplies slice keys and the constant
      predictor (no baseline model, as on a first run);
    * **mae-only**: ``pipeline.evaluation.mae_only_eval_config()``: TFMA's
@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -86,11 +88,12 @@ def _train_and_export(work_dir: str, config, policy: str, steps: int):
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from benchmarks.transform_data import transform_splits
     from msa_data import contract, synth
-    from trainer import data, preprocessing
+    from trainer.core import features
     from trainer.export import export_serving_model
-    from trainer.keras_model import build_keras_model, compile_model
+    from trainer.training import data
+    from trainer.training.keras_model import build_keras_model, compile_model
+    from trainer.transform.standalone import transform_splits
 
     root = os.path.join(work_dir, "data")
     synth.generate(root, size="mosi", seed=0, limit_per_split=SCORED_EXAMPLES, overwrite=True)
@@ -111,9 +114,9 @@ def _train_and_export(work_dir: str, config, policy: str, steps: int):
         raw.append(example.SerializeToString())
         del example.features.feature[contract.LABEL]
         unlabelled.append(example.SerializeToString())
-    features = tf.saved_model.load(export_dir).signatures["transform_features"](
+    transformed = tf.saved_model.load(export_dir).signatures["transform_features"](
         examples=tf.constant(raw))
-    inputs = {k: features[k] for k in preprocessing.model_input_keys()}
+    inputs = {k: transformed[k] for k in features.model_input_keys()}
     trained = tf.cast(model(inputs, training=False), tf.float32).numpy().reshape(-1)
     return export_dir, unlabelled, trained
 
@@ -158,7 +161,7 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
 
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")

@@ -21,6 +21,6 @@ else
     echo "gpu_check: no NVIDIA GPU visible (nvidia-smi); running on CPU" >&2
 fi
 echo "set-up: $((SECONDS - start)) s"
-TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONWARNINGS=ignore \
+TF_CPP_MIN_LOG_LEVEL=2 PYTHONWARNINGS=ignore \
     .venv/bin/python -m benchmarks.gpu_check "$@"
 echo "gpu_check: $((SECONDS - start)) s in all"

@@ -6,7 +6,7 @@
         [--work-dir DIR] [--train-steps N] [--json PATH]
 
 Each row trains through the real code path: the pipeline's Transform code
-(:mod:`benchmarks.transform_data`, once per Transform setting) and the
+(:mod:`trainer.transform.standalone`, once per Transform setting) and the
 Trainer's ``run_fn``; the raw test split is then scored through the exported
 model's ``serving_default`` signature, i.e. what the Pusher ships. Rows are
 means and standard deviations over the seeds, shown beside reference rows
@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import warnings  # noqa: E402
@@ -118,7 +120,8 @@ def train_once(name: str, config, data_root: str, transformed: dict, train_steps
     """run_fn on the transformed data, then the serving model on the raw test split."""
     import tensorflow as tf
 
-    from trainer import msa_metrics, task
+    from trainer import task
+    from trainer.metrics import msa_metrics
 
     result_path = os.path.join(run_dir, "result.json")
     settings = {"config": config.to_dict(), "train_steps": train_steps, "data_root": data_root}
@@ -184,9 +187,9 @@ def format_table(rows: List[dict], references: List[dict]) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from benchmarks.reference_rows import reference_rows
-    from benchmarks.transform_data import transform_splits
-    from trainer import data
-    from trainer.config import SEED_EPOCHS, TrainerConfig
+    from trainer.core.config import SEED_EPOCHS, TrainerConfig
+    from trainer.training import data
+    from trainer.transform.standalone import transform_splits
 
     data_root = prepare_data(args)
     label = os.path.basename(data_root.rstrip("/"))

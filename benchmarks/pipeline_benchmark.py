@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import warnings  # noqa: E402
@@ -63,9 +65,9 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     tf.get_logger().setLevel("ERROR")
 
     from pipeline import results
-    from trainer import data, task
-    from trainer.config import TrainerConfig
-    from trainer.keras_model import build_keras_model, compile_model
+    from trainer.core.config import TrainerConfig
+    from trainer.training import data, loop
+    from trainer.training.keras_model import build_keras_model, compile_model
 
     store = results.open_store(configs.metadata_path(output_dir))
     graph = max(store.get_artifacts_by_type("TransformGraph"), key=lambda a: a.id).uri
@@ -85,7 +87,7 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     model = build_keras_model(config, summary["policy"])
     steps = -(-len(labels) // config.batch_size)
     compile_model(model, config, summary["policy"], total_steps=steps * epochs)
-    meter = task.ThroughputMeter(config.batch_size)
+    meter = loop.ThroughputMeter(config.batch_size)
     model.fit(features, labels, batch_size=config.batch_size, epochs=epochs, shuffle=True,
               callbacks=[meter], verbose=0)
     # fit() on arrays ends each epoch with a partial batch; count real examples.

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -55,9 +57,8 @@ DATA_EXAMPLES = 96  # built-in segments per split for the Transform analysis
 
 
 def _config_from(warm_start_dir: str):
-    from trainer.config import TrainerConfig
-
-    from trainer import warm_start
+    from trainer.core.config import TrainerConfig
+    from trainer.training import warm_start
 
     with open(os.path.join(warm_start_dir, warm_start.META_FILE), encoding="utf-8") as f:
         meta = json.load(f)
@@ -69,7 +70,7 @@ def pipeline_model(pipeline_output: str):
     from tfx.utils import path_utils
 
     from pipeline import configs, results
-    from trainer import warm_start
+    from trainer.training import warm_start
 
     if not os.path.exists(configs.metadata_path(pipeline_output)):
         raise SystemExit(f"--pipeline-output {pipeline_output}: no ML Metadata store "
@@ -96,10 +97,10 @@ def exported_model(work_dir: str):
     import tensorflow as tf
 
     from msa_data import synth
-    from benchmarks.transform_data import transform_splits
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
     from trainer.export import export_serving_model
-    from trainer.keras_model import build_keras_model
+    from trainer.training.keras_model import build_keras_model
+    from trainer.transform.standalone import transform_splits
 
     data = os.path.join(work_dir, "data")
     if not os.path.exists(os.path.join(data, synth.NOISE_FLOOR_FILE)):
@@ -167,14 +168,14 @@ def interleaved_medians(fns: dict, calls: int, warmup: int = 3) -> dict:
 def measure(serving_dir, config, weights, records, batches, calls) -> list:
     import tensorflow as tf
 
-    from trainer import preprocessing
-    from trainer.keras_model import build_keras_model
+    from trainer.core import features
+    from trainer.training.keras_model import build_keras_model
 
     loaded = tf.saved_model.load(serving_dir)
     serve = loaded.signatures["serving_default"]
     transform = loaded.signatures["transform_features"]
     model = build_keras_model(config, policy="float32")
-    keys = preprocessing.model_input_keys()
+    keys = features.model_input_keys()
     unlabelled, labelled = records
     model({k: transform(examples=tf.constant(labelled[:1]))[k] for k in keys})
     model.set_weights(weights)
@@ -185,8 +186,8 @@ def measure(serving_dir, config, weights, records, batches, calls) -> list:
     for batch in batches:
         examples = tf.constant(unlabelled[:batch])
         with_labels = tf.constant(labelled[:batch])
-        features = transform(examples=with_labels)
-        inputs = {k: features[k] for k in keys}
+        transformed = transform(examples=with_labels)
+        inputs = {k: transformed[k] for k in keys}
         served = serve(examples=examples)["sentiment"].numpy()
         bare_scores = forward(inputs).numpy()
         # The two paths must compute the same model, or the timing means nothing.

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer import keras_choice
+
+keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -39,18 +41,18 @@ import numpy as np  # noqa: E402
 def synthetic_arrays(config, n: int, seed: int = 0):
     """Transformed-feature arrays of ``n`` examples (random lengths) and labels."""
     from msa_data import contract
-    from trainer import preprocessing
+    from trainer.core import features
 
     rng = np.random.default_rng(seed)
-    features = {}
+    arrays = {}
     for m in contract.MODALITIES:
         length, dim = int(config.max_lens[m]), int(config.dims[m])
         lengths = rng.integers(1, length + 1, n)
         mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.int64)
-        features[m] = (rng.normal(size=(n, length, dim)) * mask[..., None]).astype(np.float32)
-        features[preprocessing.mask_key(m)] = mask
+        arrays[m] = (rng.normal(size=(n, length, dim)) * mask[..., None]).astype(np.float32)
+        arrays[features.mask_key(m)] = mask
     labels = rng.uniform(-3, 3, n).astype(np.float32)
-    return features, labels
+    return arrays, labels
 
 
 def _warm_up_the_runtime():
@@ -75,8 +77,8 @@ def train_step_times(config, policy: str, batch_size: int, steps: int, repeats: 
     """
     import tensorflow as tf
 
-    from trainer import optimization
-    from trainer.keras_model import build_keras_model, compile_model
+    from trainer.training import optimization
+    from trainer.training.keras_model import build_keras_model, compile_model
 
     if warm_runtime:
         _warm_up_the_runtime()
@@ -126,7 +128,7 @@ def main(argv=None) -> dict:
 
     import tensorflow as tf
 
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
 
     overrides = {"architecture": args.architecture} if args.architecture else {}
     config = TrainerConfig.from_preset(args.preset, batch_size=args.batch_size, **overrides)

@@ -23,8 +23,8 @@ from typing import Any, Dict, Optional
 import apache_beam as beam
 from google.protobuf import any_pb2, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor, write_split
-from tfx.components.util import examples_utils
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs

@@ -38,8 +38,8 @@ def _split_names(artifact) -> list:
 
 def first_anomaly(anomalies_artifact) -> str:
     """'' if every split is clean, else a one-line description of one anomaly."""
-    from tensorflow_metadata.proto.v0 import anomalies_pb2
     import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     for split in _split_names(anomalies_artifact):
         path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split),

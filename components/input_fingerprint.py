@@ -26,8 +26,12 @@ from tfx import types
 from tfx.components.example_gen import input_processor
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.component import FileBasedExampleGen
-from tfx.dsl.components.base import base_beam_component, base_component, base_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import (
+    base_beam_component,
+    base_component,
+    base_executor,
+    executor_spec,
+)
 from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs

@@ -29,7 +29,6 @@ import numpy as np
 
 MODALITIES = ("text", "audio", "video")
 SPLITS = ("train", "valid", "test")
-DATASETS = ("mosi", "mosei", "synthetic")
 
 SEGMENT_ID = "segment_id"
 VIDEO_ID = "video_id"

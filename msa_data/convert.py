@@ -66,7 +66,6 @@ def _make_parents(folder: str) -> Optional[str]:
 
 
 def _import_tensorflow():
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # only TFRecordWriter is used
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

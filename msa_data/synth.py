@@ -56,23 +56,33 @@ import numpy as np
 
 from msa_data import contract
 
-# The pieces live in sibling modules; everything is re-exported here so
-# ``msa_data.synth.<name>`` keeps working for callers.
-from msa_data.synth_features import (  # noqa: F401
-    AUDIO_CUE_DIMS, AUDIO_UNDEFINED_DIMS, CUE_ON, CUE_OUTSIDE_WINDOW_P, CUE_THRESHOLD,
-    CUE_WINDOW, CUE_WORD_AUDIO_P, CUE_WORD_VIDEO_P, DATASET_NAME, DEFAULT_FUNCTION,
-    DEFAULT_SIGMA, DISTRACTOR_CUE_P, FUNCTIONS, LENGTH_LOG_SD, LENGTH_MAX, LENGTH_MEDIAN, LENGTH_MIN,
-    UNDEFINED_AUDIO_FRAME_P, VIDEO_CUE_DIMS, WORD_NOISE_SD, ZERO_VIDEO_FRAME_P,
-    SyntheticSegment, _check_dims, _segment_rng, audio_cue, cross_weight, cue_direction,
-    make_segment, sentiment_function, sentiment_parts, video_cue,
+# The pieces live in sibling modules (synth_features, synth_plan, synth_io,
+# synth_reference); callers import what they need from those.
+from msa_data.synth_features import (
+    AUDIO_CUE_DIMS,
+    CUE_THRESHOLD,
+    DATASET_NAME,
+    DEFAULT_FUNCTION,
+    DEFAULT_SIGMA,
+    FUNCTIONS,
+    VIDEO_CUE_DIMS,
+    SyntheticSegment,
+    _check_dims,
+    _segment_rng,
+    audio_cue,
+    cue_direction,
+    make_segment,
+    sentiment_parts,
+    video_cue,
 )
-from msa_data.synth_io import _check_output, _install, _write_records  # noqa: F401
-from msa_data.synth_plan import (  # noqa: F401
-    MOSEI_SPLIT_COUNTS, MOSI_SPLIT_COUNTS, SIZES, PlannedSegment, SynthError,
-    assign_segment_counts, mosei_like_labels, mosi_opinion_labels, plan_splits,
-    standard_folds,
+from msa_data.synth_io import _check_output, _install, _write_records
+from msa_data.synth_plan import (
+    SIZES,
+    PlannedSegment,
+    SynthError,
+    plan_splits,
 )
-from msa_data.synth_reference import reference_maes  # noqa: F401
+from msa_data.synth_reference import reference_maes
 
 NOISE_FLOOR_FILE = "noise_floor.json"
 

@@ -23,7 +23,7 @@ import dataclasses
 import math
 
 from pipeline import configs
-from trainer import metric_names
+from trainer.core import metric_names
 
 # Blessing: MAE may exceed the last blessed model's by at most this much.
 MAE_CHANGE_TOLERANCE = configs.MAE_CHANGE_TOLERANCE

@@ -38,7 +38,7 @@ TRAINING_FLAGS = {
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     """Model, training and blessing flags; defaults come from the preset."""
-    from trainer import config as tc
+    from trainer.core import config as tc
 
     d = tc.TrainerConfig()
     g = p.add_argument_group(
@@ -50,7 +50,7 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
                    help=f"optimizer steps (default {configs.TRAIN_STEPS}; --preset seed: "
                    f"{configs.SEED_TRAIN_STEPS}, its 100 epochs on MOSI)")
     g.add_argument("--architecture", choices=tc.ARCHITECTURES, default=None,
-                   help=f"seq_level (default), or a baseline: pooled (late fusion of pooled "
+                   help="seq_level (default), or a baseline: pooled (late fusion of pooled "
                    "modalities) or text_only")
     g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
     g.add_argument("--optimizer", choices=tc.OPTIMIZERS, default=None,
@@ -149,7 +149,7 @@ def tuning_from(args):
 
 def trainer_config_from(args):
     """TrainerConfig from parsed flags; raises ValueError naming a bad flag."""
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
 
     train_steps_from(args)
     overrides = {field: getattr(args, flag) for flag, field in TRAINING_FLAGS.items()

@@ -13,10 +13,10 @@ ENVIRONMENT_LOCK = os.path.join(REPO_ROOT, "requirements", "tfx-1.16-py311.lock.
 
 # User code goes in by dotted path: Beam workers and the container image
 # import the installed package instead of a module file staged per run.
-PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+PREPROCESSING_FN = "trainer.transform.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
-CUSTOM_METRICS_MODULE = "trainer.tfma_metrics"
+CUSTOM_METRICS_MODULE = "trainer.metrics.tfma_metrics"
 
 # Local defaults (local_runner.py); every one is a flag there.
 DEFAULT_DATA_ROOT = os.path.join(REPO_ROOT, "data", "synthetic-mosi")

@@ -3,7 +3,7 @@
 Library output (TensorFlow, Beam, absl, warnings, worker processes) goes to
 a log file; the console gets one line per component as it starts and
 finishes, with wall time, the Trainer's epochs and the Tuner's trials as
-they finish (trainer/progress.py), then the results. With ``verbose`` the
+they finish (trainer/core/progress.py), then the results. With ``verbose`` the
 library output also reaches the console (it is still written to the log).
 """
 
@@ -19,7 +19,7 @@ import time
 import warnings
 from typing import Dict, List, Optional, TextIO
 
-from trainer import progress as trainer_progress
+from trainer.core import progress as trainer_progress
 
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")

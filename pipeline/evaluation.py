@@ -1,7 +1,7 @@
 """The Evaluator's TFMA configuration: metrics, slices and the blessing gate.
 
-Metrics (``trainer.tfma_metrics``, named in ``trainer.metric_names``,
-definitions in ``trainer.msa_metrics``):
+Metrics (``trainer.metrics.tfma_metrics``, named in ``trainer.core.metric_names``,
+definitions in ``trainer.metrics.msa_metrics``):
 ``example_count``, ``mae``, ``corr``, ``acc2_has0``, ``f1_has0``,
 ``acc2_non0``, ``f1_non0``, ``acc7``, ``acc5``, ``confusion_matrix_7``,
 ``small_slice``, ``constant_mae`` and ``mae_gain_over_constant``, computed in
@@ -38,7 +38,7 @@ import tensorflow_model_analysis as tfma
 
 from msa_data import contract
 from pipeline import blessing, configs
-from trainer import metric_names, preprocessing
+from trainer.core import features, metric_names
 
 # Strictly positive: a model that only ties the constant predictor fails.
 MIN_GAIN = 1e-6
@@ -46,11 +46,11 @@ MIN_GAIN = 1e-6
 # Slicing: each entry is the feature keys of one slicing spec; () is overall.
 SLICES: Tuple[Tuple[str, ...], ...] = (
     (),
-    (preprocessing.POLARITY,),
+    (features.POLARITY,),
     (contract.DATASET,),
-    (preprocessing.TEXT_LEN_BUCKET,),
+    (features.TEXT_LEN_BUCKET,),
     (contract.VIDEO_ID,),
-    (contract.DATASET, preprocessing.POLARITY),
+    (contract.DATASET, features.POLARITY),
 )
 
 

@@ -23,7 +23,9 @@ import json
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from tfx import v1 as tfx
-from tfx.components.example_gen.import_example_gen import executor as import_example_executor
+from tfx.components.example_gen.import_example_gen import (
+    executor as import_example_executor,
+)
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
@@ -34,9 +36,8 @@ from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
-from trainer import tuning
-from trainer.config import TrainerConfig
-
+from trainer.core import search_space
+from trainer.core.config import TrainerConfig
 
 # Where the latest blessed model comes from (create_pipeline's baseline_from).
 BASELINE_SOURCES = ("metadata", "serving_dir")
@@ -155,7 +156,7 @@ def create_pipeline(
             schema=schema_gen.outputs["schema"],
             train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=tune_steps),
             eval_args=tfx.proto.EvalArgs(splits=["valid"]),
-            custom_config=tuning.tune_config(trainer_config.to_dict(), tune_trials, tune_fixed))
+            custom_config=search_space.tune_config(trainer_config.to_dict(), tune_trials, tune_fixed))
 
     trainer = MsaTrainer(
         run_fn=configs.RUN_FN,

@@ -17,8 +17,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from reporting.data import SliceRow
-from trainer import msa_metrics
-from trainer.metric_names import ACC2_HAS0, ACC2_NON0, MAE
+from trainer.core.metric_names import ACC2_HAS0, ACC2_NON0, MAE
+from trainer.metrics import msa_metrics
 
 
 def _esc(text) -> str:

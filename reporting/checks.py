@@ -11,7 +11,7 @@ import math
 from typing import List, Optional, Tuple
 
 from reporting.data import NO_BASELINE, OVERALL, Check, SliceRow, import_tfma, slice_key
-from trainer.metric_names import CORR, MAE, MAE_GAIN, SMALL_SLICE, TFMA_CLASSES
+from trainer.core.metric_names import CORR, MAE, MAE_GAIN, SMALL_SLICE, TFMA_CLASSES
 
 
 def parse_eval_config(json_text: str):

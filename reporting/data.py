@@ -14,11 +14,11 @@ import dataclasses
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Optional, TYPE_CHECKING, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from trainer.metric_names import CONFUSION_7, EXAMPLE_COUNT, MAE, SMALL_SLICE
+from trainer.core.metric_names import CONFUSION_7, EXAMPLE_COUNT, MAE, SMALL_SLICE
 
 if TYPE_CHECKING:  # the real import is deferred: it loads TFX
     from pipeline.results import RunEvaluation
@@ -184,11 +184,11 @@ def _family_order():
 
 
 def _value_order(family: str):
-    from trainer import preprocessing
+    from trainer.core import features
 
     orders = {
-        preprocessing.POLARITY: preprocessing.POLARITY_NAMES,
-        preprocessing.TEXT_LEN_BUCKET: tuple(n for n, _, _ in preprocessing.TEXT_LEN_BUCKETS),
+        features.POLARITY: features.POLARITY_NAMES,
+        features.TEXT_LEN_BUCKET: tuple(n for n, _, _ in features.TEXT_LEN_BUCKETS),
     }
     order = orders.get(family)
     return {v: i for i, v in enumerate(order)} if order else None

@@ -18,11 +18,24 @@ from typing import List
 import jinja2
 
 from reporting import charts
-from reporting.data import NO_BASELINE, Report, SliceRow, group_by_family, highest_mae_first
-from reporting.tables import (COLUMNS, KINDS, check_value, compared_rows, fmt, pushed_text,
-                              reference_lines)
+from reporting.data import (
+    NO_BASELINE,
+    Report,
+    SliceRow,
+    group_by_family,
+    highest_mae_first,
+)
+from reporting.tables import (
+    COLUMNS,
+    KINDS,
+    check_value,
+    compared_rows,
+    fmt,
+    pushed_text,
+    reference_lines,
+)
 from reporting.tuning import trial_columns
-from trainer import msa_metrics
+from trainer.metrics import msa_metrics
 
 # Per family, at most this many bars (the highest MAE first) in a chart.
 MAX_BARS = 40

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reporting.data import Predictions
-from trainer.metric_names import MAE
+from trainer.core.metric_names import MAE
 
 if TYPE_CHECKING:  # importing pipeline.results loads TFX; the CLI imports this early
     from pipeline.results import RunEvaluation
@@ -27,13 +27,12 @@ def read_predictions(run_eval: "RunEvaluation") -> Predictions:
         raise LookupError(f"run {run_eval.run_id} has no BulkInferrer output for model "
                           f"{run_eval.model_uri} (a run from before the pipeline had one, or "
                           "it stopped before the BulkInferrer)")
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
     from msa_data import contract
-    from trainer import msa_metrics
     from trainer.export import SERVING_OUTPUT
+    from trainer.metrics import msa_metrics
 
     files = sorted(tf.io.gfile.glob(os.path.join(run_eval.inference_uri, "*")))
     if not files:

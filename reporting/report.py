@@ -43,16 +43,40 @@ import sys
 from typing import Optional, Sequence
 
 from pipeline import configs
+
 # The report's parts, re-exported: other code and tests use them as report.X.
 from reporting.checks import blessing_checks, min_slice_size, parse_eval_config
-from reporting.data import (NO_BASELINE, OVERALL, Check, Predictions, Report, SliceKey, SliceRow,
-                            import_tfma, noise_floor, read_slices, reference_maes, sort_rows)
+from reporting.data import (
+    NO_BASELINE,
+    OVERALL,
+    Check,
+    Predictions,
+    Report,
+    SliceKey,
+    SliceRow,
+    import_tfma,
+    noise_floor,
+    read_slices,
+    reference_maes,
+    sort_rows,
+)
 from reporting.predictions import read_predictions
+from reporting.tables import (
+    COLUMNS,
+    COMPARED,
+    CONSOLE_ROWS_PER_FAMILY,
+    HIGHER_IS_BETTER,
+    KINDS,
+    baseline_text,
+    check_line,
+    compared_rows,
+    fmt,
+    slice_table,
+    summary,
+    verdict_text,
+)
 from reporting.tuning import read_trials
-from reporting.tables import (COLUMNS, COMPARED, CONSOLE_ROWS_PER_FAMILY, HIGHER_IS_BETTER, KINDS,
-                              baseline_text, check_line, compared_rows, fmt, slice_table, summary,
-                              verdict_text)
-from trainer.metric_names import MAE
+from trainer.core.metric_names import MAE
 
 __all__ = [
     "COLUMNS", "COMPARED", "CONSOLE_ROWS_PER_FAMILY", "HIGHER_IS_BETTER", "KINDS", "NO_BASELINE",
@@ -134,7 +158,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: no ML Metadata store at {configs.metadata_path(output_dir)}; "
               "--output-dir must be a pipeline's output folder", file=sys.stderr)
         return 1
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from trainer.keras_choice import use_tf_keras
+    use_tf_keras()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pipeline import console as console_lib
 

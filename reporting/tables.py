@@ -10,10 +10,19 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-from reporting.data import (NO_BASELINE, OVERALL, REFERENCE_NAMES, Check, Report, SliceRow,
-                            group_by_family, highest_mae_first, signal_captured)
-from trainer import metric_names as names
-from trainer.metric_names import HIGHER_IS_BETTER
+from reporting.data import (
+    NO_BASELINE,
+    OVERALL,
+    REFERENCE_NAMES,
+    Check,
+    Report,
+    SliceRow,
+    group_by_family,
+    highest_mae_first,
+    signal_captured,
+)
+from trainer.core import metric_names as names
+from trainer.core.metric_names import HIGHER_IS_BETTER
 
 # Column headers of the quality metrics; "%" is added to the fractions.
 _HEADERS = {names.MAE: "MAE", names.CORR: "Corr", names.ACC2_HAS0: "Acc2 has0",

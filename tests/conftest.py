@@ -110,8 +110,14 @@ def pipeline_chain(blessing_data, tmp_path_factory):
     version folder under serving_model/ to a digest of its files, right after
     that run.
     """
-    from tests.runner_util import (BETTER_STEPS, CHAIN_FLAGS, GOOD_STEPS, WORSE_STEPS,
-                                   latest_run_id, serving_snapshot)
+    from tests.runner_util import (
+        BETTER_STEPS,
+        CHAIN_FLAGS,
+        GOOD_STEPS,
+        WORSE_STEPS,
+        latest_run_id,
+        serving_snapshot,
+    )
 
     out = str(tmp_path_factory.mktemp("chain_out"))
     steps = {"good": GOOD_STEPS, "rerun": GOOD_STEPS, "worse": WORSE_STEPS,

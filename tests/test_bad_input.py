@@ -170,6 +170,6 @@ def test_training_flags_override_the_preset():
     assert config.jit_compile == "off"
     assert cli.train_steps_from(args) == 4100
     default = cli.trainer_config_from(local_runner.build_parser().parse_args([]))
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
 
     assert default == TrainerConfig()

@@ -14,9 +14,14 @@ from msa_data import contract, convert
 from pipeline import configs
 from pipeline.results import open_store
 from tests import convert_fixtures as fx
-from tests.runner_util import (BETTER_STEPS, BLESSING_MODEL_FLAGS, BLESSING_SEGMENTS,
-                               TFX_SELF_PACKAGING, run_log,
-                               TINY_MODEL_FLAGS, run_local_runner)
+from tests.runner_util import (
+    BETTER_STEPS,
+    BLESSING_MODEL_FLAGS,
+    BLESSING_SEGMENTS,
+    TFX_SELF_PACKAGING,
+    run_local_runner,
+    run_log,
+)
 
 
 def _one_error_line(outcome, *fragments):

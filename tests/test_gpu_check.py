@@ -31,10 +31,12 @@ def test_short_mode_runs_every_setting_and_the_export_check(tmp_path):
     rows = result["throughput"]
     assert [(r["policy"], r["xla"]) for r in rows] == [
         (p, x) for p in gpu_check.POLICIES for x in ("off", "on")]
-    for r in rows:
-        # a setting either ran (a positive time) or says why it could not
-        assert ("error" in r and r["error"]) or (r["ms_per_step"] > 0 and r["examples_per_s"] > 0)
-    assert "error" not in rows[0] and rows[0]["vs_float32"] == 1.0
+    # every setting runs on a CPU too (the script records an error instead of a time
+    # only where a device refuses a setting)
+    failed = [(r["policy"], r["xla"], r["error"]) for r in rows if "error" in r]
+    assert not failed, failed
+    assert all(r["ms_per_step"] > 0 and r["examples_per_s"] > 0 for r in rows), rows
+    assert rows[0]["vs_float32"] == 1.0
     check = result["export_check"]
     assert check["ok"] and check["policy"] == "mixed_float16"
     assert math.isfinite(check["max_abs_diff"]) and check["max_abs_diff"] <= check["tolerance"]

@@ -14,7 +14,9 @@ import json
 import os
 
 import pytest
-from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as tfx_utils
+from tfx.orchestration.kubeflow.v2.container import (
+    kubeflow_v2_entrypoint_utils as tfx_utils,
+)
 
 from components import input_fingerprint, latest_pushed_model, msa_pusher
 from pipeline.kubeflow import entrypoint

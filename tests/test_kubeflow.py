@@ -98,7 +98,7 @@ def local_pipeline(**settings):
 
     from pipeline import configs
     from pipeline.pipeline import create_pipeline
-    from trainer.config import TrainerConfig
+    from trainer.core.config import TrainerConfig
 
     return create_pipeline(
         pipeline_name=configs.PIPELINE_NAME, pipeline_root="/tmp/unused", data_root="/tmp/d",
@@ -183,8 +183,8 @@ def test_every_task_runs_the_entrypoint_with_tfx_arguments(kfp_spec, vertex_job)
     assert executor(spec, "Trainer")["container"]["args"][1] == \
         "components.msa_trainer.MsaTrainerExecutor"
     text = json.dumps(spec)
-    for dotted in ("trainer.preprocessing.preprocessing_fn", "trainer.task.run_fn",
-                   "trainer.tfma_metrics"):
+    for dotted in ("trainer.transform.preprocessing.preprocessing_fn", "trainer.task.run_fn",
+                   "trainer.metrics.tfma_metrics"):
         assert dotted in text
     # user code comes from the image, never as a module file staged as a wheel
     assert "module_file" not in text and ".whl" not in text and "module_path" not in text

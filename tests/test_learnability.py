@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from trainer.config import TrainerConfig  # noqa: E402
-from trainer.keras_model import build_keras_model, compile_model  # noqa: E402
+from trainer.core.config import TrainerConfig  # noqa: E402
+from trainer.training.keras_model import build_keras_model, compile_model  # noqa: E402
 
 L = 10
 DIMS = {"text": 12, "audio": 6, "video": 4}

@@ -1,6 +1,6 @@
 """The MSA metrics against plain numpy/sklearn references, in all three places.
 
-``trainer.msa_metrics`` (the definitions), the Trainer's streaming Keras
+``trainer.metrics.msa_metrics`` (the definitions), the Trainer's streaming Keras
 metric and the Evaluator's TFMA metrics (run for real through TFMA's Beam
 pipeline, ``tfma.analyze_raw_data``, with slices) must all give the
 reference numbers, on random data and on the hard cases.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from trainer import msa_metrics
+from trainer.metrics import msa_metrics
 
 NAMES = ("mae", "corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
          "example_count")
@@ -129,7 +129,7 @@ def test_statistics_merge_by_addition():
 def test_keras_metric_streams_the_same_numbers():
     import tensorflow as tf
 
-    from trainer.keras_metrics import MSAMetrics
+    from trainer.metrics.keras_metrics import MSAMetrics
 
     y, p = mosi_like(np.random.default_rng(3), 203)
     metric = MSAMetrics()
@@ -148,7 +148,7 @@ def test_keras_metric_streams_the_same_numbers():
 def test_keras_metric_on_the_hard_cases(name, y, p):
     import tensorflow as tf
 
-    from trainer.keras_metrics import MSAMetrics
+    from trainer.metrics.keras_metrics import MSAMetrics
 
     y, p = np.float32(y), np.float32(p)
     metric = MSAMetrics()
@@ -159,7 +159,7 @@ def test_keras_metric_on_the_hard_cases(name, y, p):
 
 
 # --------------------------------------------------------------------------
-# The TF ops behind the Keras metric (trainer.msa_metrics_tf: XLA-compilable)
+# The TF ops behind the Keras metric (trainer.metrics.msa_metrics_tf: XLA-compilable)
 
 # Exact counts; sums of errors and moments to float64 rounding (numpy sums pairwise).
 COUNT_INDICES = [msa_metrics.N, msa_metrics.CONST_N, msa_metrics.CONST_ABS_ERR,
@@ -179,7 +179,7 @@ TF_CASES = HARD_CASES + [
 def _tf_stats_runners():
     import tensorflow as tf
 
-    from trainer import msa_metrics_tf
+    from trainer.metrics import msa_metrics_tf
 
     def eager(y, p):
         return msa_metrics_tf.batch_stats(tf.constant(y), tf.constant(p)).numpy()
@@ -219,7 +219,7 @@ def test_tf_batch_stats_equal_numpy_batch_stats():
 def test_tf_compute_equals_numpy_compute():
     import tensorflow as tf
 
-    from trainer import msa_metrics_tf
+    from trainer.metrics import msa_metrics_tf
 
     xla = tf.function(lambda s: msa_metrics_tf.compute(s, NAMES), jit_compile=True)
     for name, y, p in _tf_cases():
@@ -255,7 +255,7 @@ def test_tf_batch_stats_with_nan_is_the_same_with_and_without_xla():
 def test_keras_metric_runs_inside_an_xla_compiled_step():
     import tensorflow as tf
 
-    from trainer.keras_metrics import MSAMetrics
+    from trainer.metrics.keras_metrics import MSAMetrics
 
     y, p = mosi_like(np.random.default_rng(4), 96)
     metric = MSAMetrics()
@@ -274,8 +274,8 @@ def test_keras_metric_runs_inside_an_xla_compiled_step():
 def test_compiled_model_logs_the_metrics_for_validation():
     import tensorflow as tf
 
-    from trainer.config import TrainerConfig
-    from trainer.keras_model import compile_model
+    from trainer.core.config import TrainerConfig
+    from trainer.training.keras_model import compile_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
@@ -435,10 +435,11 @@ def test_eval_config_attaches_thresholds_to_the_metric_keys():
 
 
 def test_metric_names_are_the_one_list():
-    """trainer.metric_names names each TFMA class and the key it computes; the EvalConfig,
+    """trainer.core.metric_names names each TFMA class and the key it computes; the EvalConfig,
     the Keras metric and the SmallSlice default follow it."""
     from pipeline import blessing, evaluation
-    from trainer import metric_names, tfma_metrics
+    from trainer.core import metric_names
+    from trainer.metrics import tfma_metrics
 
     for key, class_name in metric_names.TFMA_CLASSES.items():
         assert getattr(tfma_metrics, class_name).METRIC == key, class_name

@@ -8,11 +8,11 @@ import pytest
 from tfx import v1 as tfx
 from tfx.components.trainer import executor as trainer_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.proto import trainer_pb2
 from tfx.types import channel, standard_artifacts
+from tfx.utils import proto_utils
 
 from components.msa_trainer import MsaTrainer, MsaTrainerExecutor, with_train_steps
-from tfx.proto import trainer_pb2
-from tfx.utils import proto_utils
 
 
 def _train_args(value) -> trainer_pb2.TrainArgs:

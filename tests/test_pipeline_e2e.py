@@ -19,7 +19,8 @@ from ml_metadata.proto import metadata_store_pb2
 from msa_data import contract
 from pipeline import configs, results
 from tests import runner_util
-from tests.runner_util import execution_inputs, open_store as _store, trainer_executions
+from tests.runner_util import execution_inputs, trainer_executions
+from tests.runner_util import open_store as _store
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "DataGate", "Transform", "Trainer", "latest_blessed_model_resolver",

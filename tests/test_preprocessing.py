@@ -8,12 +8,12 @@ import traceback
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from msa_data import contract
-from trainer import preprocessing
+from trainer.core import features
+from trainer.transform import preprocessing
 
 DIMS = {"text": 3, "audio": 2, "video": 2}
 MAX_LENS = {"text": 4, "audio": 3, "video": 5}
@@ -88,7 +88,7 @@ def test_shapes_padding_and_truncation(varied):
         for m in contract.MODALITIES:
             assert np.asarray(o[m]).shape == (MAX_LENS[m], DIMS[m])
             n = min(len(r[m]), MAX_LENS[m])
-            mask = np.asarray(o[preprocessing.mask_key(m)])
+            mask = np.asarray(o[features.mask_key(m)])
             np.testing.assert_array_equal(mask, [1] * n + [0] * (MAX_LENS[m] - n))
             # padded positions are exactly zero
             assert np.all(np.asarray(o[m])[n:] == 0.0)
@@ -108,12 +108,12 @@ def test_normalisation_uses_real_frames_only(varied):
 def test_nonfinite_cleaned_and_counted(varied):
     raw, out = varied
     o = out["s2"]
-    assert o[preprocessing.nonfinite_key("audio")] == 2
-    assert o[preprocessing.nonfinite_key("text")] == 0
+    assert o[features.nonfinite_key("audio")] == 2
+    assert o[features.nonfinite_key("text")] == 0
     assert np.all(np.isfinite(np.asarray(o["audio"])))
     assert np.asarray(o["audio"])[0, 1] == 0.0 and np.asarray(o["audio"])[1, 0] == 0.0
     # the interior zero frame is real: masked in, and normalised (not left at 0)
-    assert np.asarray(o[preprocessing.mask_key("video")])[2] == 1
+    assert np.asarray(o[features.mask_key("video")])[2] == 1
     assert not np.allclose(np.asarray(o["video"])[2], 0.0)
 
 
@@ -188,10 +188,10 @@ def test_values_shifted_between_segments_name_both():
 def test_slice_keys_for_the_evaluator(varied):
     # labels -2, -1, 0, 1, 2 and text lengths 1, 2, 6, 0, 3 (fixture order)
     _, out = varied
-    polarity = {s: out[s][preprocessing.POLARITY] for s in out}
+    polarity = {s: out[s][features.POLARITY] for s in out}
     assert polarity == {"s0": b"negative", "s1": b"negative", "s2": b"neutral",
                         "s3": b"positive", "s4": b"positive"}
-    bucket = {s: out[s][preprocessing.TEXT_LEN_BUCKET] for s in out}
+    bucket = {s: out[s][features.TEXT_LEN_BUCKET] for s in out}
     assert bucket == {"s0": b"1-5", "s1": b"1-5", "s2": b"6-10", "s3": b"0", "s4": b"1-5"}
 
 
@@ -199,7 +199,7 @@ def test_text_len_bucket_edges():
     lengths = [0, 1, 5, 6, 10, 11, 20, 21, 70, 500]
     got = [b.decode() for b in preprocessing.text_len_bucket(tf.constant(lengths)).numpy()]
     assert got == ["0", "1-5", "1-5", "6-10", "6-10", "11-20", "11-20", "21+", "21+", "21+"]
-    for name, first, last in preprocessing.TEXT_LEN_BUCKETS:  # the documented edges
+    for name, first, last in features.TEXT_LEN_BUCKETS:  # the documented edges
         assert name == (f"{first}+" if last is None else
                         str(first) if first == last else f"{first}-{last}")
 

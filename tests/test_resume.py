@@ -1,7 +1,7 @@
 """A Trainer stopped at any moment resumes from its last finished epoch and
 ends with exactly the model an uninterrupted run trains.
 
-Runs the Trainer's own ``task.train`` (recipe, callbacks, seeded data order)
+Runs the Trainer's own ``trainer.training.loop.train`` (recipe, callbacks, seeded data order)
 on a small in-memory set; the stop is a KeyboardInterrupt raised from
 inside training, as Ctrl-C would, after or in the middle of an epoch.
 """
@@ -16,9 +16,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from trainer import checkpointing, task  # noqa: E402
-from trainer.config import TrainerConfig  # noqa: E402
 from tests.test_learnability import DIMS, L, make_split  # noqa: E402
+from trainer.core.config import TrainerConfig  # noqa: E402
+from trainer.training import checkpointing, loop  # noqa: E402
 
 EPOCHS = 4
 
@@ -36,9 +36,8 @@ def _train(splits, resume_dir, schedule="cosine"):
     config = TrainerConfig(dims=DIMS, max_lens={m: L for m in DIMS}, batch_size=32,
                            lr_schedule=schedule).resolve_alignment(True)
     steps = EPOCHS * 256 // 32
-    model, history, _, _, resumed = task.train(config, train_ds, valid_ds, 256, steps, "",
-                                               str(resume_dir))
-    return model.get_weights(), history, resumed
+    result = loop.train(config, train_ds, valid_ds, 256, steps, "", str(resume_dir))
+    return result.model.get_weights(), result.history, result.resumed_from
 
 
 # Stopped half-way through epoch 3 under the plateau schedule, whose warmup

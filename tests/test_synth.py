@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from msa_data import contract, synth  # noqa: E402
+from msa_data import contract, synth, synth_features, synth_plan  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSV_PATH = os.path.join(REPO, "msa_data", "mosi_opinion_labels.csv")
@@ -97,11 +97,11 @@ def test_mosi_written_data_matches_real_csv(full_mosi):
 
 def test_assign_segment_counts():
     rng = np.random.default_rng(3)
-    counts = synth.assign_segment_counts(300, 1871, rng)
+    counts = synth_plan.assign_segment_counts(300, 1871, rng)
     assert counts.shape == (300,) and counts.sum() == 1871 and counts.min() >= 1
-    assert synth.assign_segment_counts(5, 5, rng).tolist() == [1] * 5
+    assert synth_plan.assign_segment_counts(5, 5, rng).tolist() == [1] * 5
     with pytest.raises(ValueError):
-        synth.assign_segment_counts(10, 9, rng)
+        synth_plan.assign_segment_counts(10, 9, rng)
 
 
 def test_mosei_plan_counts_and_labels():
@@ -179,7 +179,7 @@ def test_shapes_lengths_and_nuisances(full_mosi):
     audio = np.concatenate([s.audio for s in segs])
     assert np.isneginf(audio).any() and np.isnan(audio).any()
     bad = ~np.isfinite(audio)
-    undefined = list(synth.AUDIO_UNDEFINED_DIMS)
+    undefined = list(synth_features.AUDIO_UNDEFINED_DIMS)
     assert not bad[:, [d for d in range(audio.shape[1]) if d not in undefined]].any()
     assert np.isfinite(audio[:, list(synth.AUDIO_CUE_DIMS)]).all()
     assert 0.003 < bad.any(axis=1).mean() < 0.03  # ~1% of frames
@@ -200,7 +200,7 @@ def test_sentiment_function_reproduces_generator_targets():
     for split in contract.SPLITS:
         for syn in synth.iter_split(split, plan[split][:150], seed=0):
             s = syn.segment
-            f = synth.sentiment_function(s.text, s.audio, s.video, seed=0)
+            f = synth_features.sentiment_function(s.text, s.audio, s.video, seed=0)
             assert f == pytest.approx(syn.target, abs=1e-4)
             assert s.label - syn.target == pytest.approx(syn.eps, abs=1e-9)
             # Non-cue words project to ~0 and 1-3 words carry the sentiment.
@@ -217,7 +217,7 @@ def test_noise_floor_matches_sigma_and_written_features(full_mosi):
     all_err = []
     for split in contract.SPLITS:
         err = np.array([
-            s.label - synth.sentiment_function(s.text, s.audio, s.video, seed=0)
+            s.label - synth_features.sentiment_function(s.text, s.audio, s.video, seed=0)
             for s in segments[split]
         ])
         assert result[f"{split}_mae_noise_floor"] == pytest.approx(np.abs(err).mean(), abs=1e-6)
@@ -236,9 +236,9 @@ def test_cross_part_depends_on_alignment(full_mosi):
     changed = 0
     cross = []
     for s in segs:
-        f = synth.sentiment_function(s.text, s.audio, s.video)
+        f = synth_features.sentiment_function(s.text, s.audio, s.video)
         perm = rng.permutation(s.audio.shape[0])  # same multiset of audio frames
-        f_perm = synth.sentiment_function(s.text, s.audio[perm], s.video)
+        f_perm = synth_features.sentiment_function(s.text, s.audio[perm], s.video)
         changed += abs(f_perm - f) > 1e-3
         cross.append(synth.sentiment_parts(s.text, s.audio, s.video)[1])
     assert changed / len(segs) > 0.4

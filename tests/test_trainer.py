@@ -1,6 +1,6 @@
 """run_fn on real Transform output: the pipeline's preprocessing_fn run by
 tf.Transform's Beam implementation on the tiny built-in data
-(``benchmarks.transform_data``, the Transform component's output layout),
+(``trainer.transform.standalone``, the Transform component's output layout),
 outside a pipeline run so these tests need none.
 
 Covers what a pipeline run on a CPU host cannot show by itself: a model
@@ -19,15 +19,16 @@ import pytest
 import tensorflow as tf
 
 from msa_data import contract
-from trainer import data, task
-from trainer.config import TrainerConfig
+from trainer import task
+from trainer.core.config import TrainerConfig
+from trainer.training import data, loop
 
 _HALF_TYPES = {tf.float16.as_datatype_enum, tf.bfloat16.as_datatype_enum}
 
 
 @pytest.fixture(scope="module")
 def transform_output(tiny_data, tmp_path_factory):
-    from benchmarks.transform_data import transform_splits
+    from trainer.transform.standalone import transform_splits
 
     work = str(tmp_path_factory.mktemp("tiny_transform"))
     paths = transform_splits(tiny_data, work, TrainerConfig().transform_config())
@@ -185,7 +186,7 @@ def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
         transform_output, tiny_data, tmp_path):
     import tensorflow_transform as tft
 
-    from trainer import preprocessing
+    from trainer.core import features
     from trainer.export import export_serving_model
 
     graph, examples = transform_output
@@ -193,12 +194,12 @@ def test_export_scores_raw_examples_as_the_model_scores_transformed_ones(
     config = TrainerConfig().resolve_alignment(True)
     train_ds = data.read_split(os.path.join(examples, "Split-train", "*"), tf_transform_output)
     valid_ds = data.read_split(os.path.join(examples, "Split-valid", "*"), tf_transform_output)
-    model = task.train(config, train_ds, valid_ds, data.count(train_ds), 20, "")[0]
+    model = loop.train(config, train_ds, valid_ds, data.count(train_ds), 20, "").model
     export_dir = str(tmp_path / "serving")
     export_serving_model(model, config, tf_transform_output, export_dir)
 
     spec = tf_transform_output.transformed_feature_spec()
-    keys = preprocessing.model_input_keys() + (contract.SEGMENT_ID,)
+    keys = features.model_input_keys() + (contract.SEGMENT_ID,)
     records = tf.data.TFRecordDataset(
         tf.io.gfile.glob(os.path.join(examples, "Split-test", "*")), compression_type="GZIP")
     batch = tf.io.parse_example(next(iter(records.batch(1000))), {k: spec[k] for k in keys})

@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from trainer import data, optimization  # noqa: E402
-from trainer.config import PRESETS, SEED_EPOCHS, TrainerConfig  # noqa: E402
+from trainer.core.config import PRESETS, SEED_EPOCHS, TrainerConfig  # noqa: E402
+from trainer.training import data, optimization  # noqa: E402
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
@@ -105,7 +105,7 @@ def test_deterministic_ops_is_scoped():
 
 def test_jit_compile_setting():
     """'auto' is off (XLA measured no faster on an idle CPU host); 'on' forces it."""
-    from trainer.keras_model import resolve_jit_compile
+    from trainer.training.keras_model import resolve_jit_compile
 
     assert TrainerConfig().jit_compile == "auto"
     assert resolve_jit_compile("auto") is False
@@ -119,8 +119,8 @@ def _small_fit(jit_compile: str, model_class=tf.keras.Model, policy: str = "floa
     (compile_model, op determinism, checkpointable dropout); returns the model."""
     import dataclasses
 
-    from trainer import precision
-    from trainer.keras_model import compile_model
+    from trainer.training import precision
+    from trainer.training.keras_model import compile_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 8)).astype(np.float32)
@@ -145,8 +145,8 @@ def _small_fit(jit_compile: str, model_class=tf.keras.Model, policy: str = "floa
 def test_steps_without_autograph_train_the_same_model(policy):
     """The Trainer's model class (Keras steps traced without AutoGraph) trains
     exactly the weights and logs of a plain functional model, loss scaling included."""
-    from trainer.keras_model import build_keras_model
     from trainer.models.tracing import StepsWithoutAutograph
+    from trainer.training.keras_model import build_keras_model
 
     plain, logs = _small_fit("off", tf.keras.Model, policy)
     ours, ours_logs = _small_fit("off", StepsWithoutAutograph, policy)

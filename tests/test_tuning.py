@@ -12,12 +12,16 @@ import os
 import re
 
 import numpy as np
-
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
-from tests.runner_util import TUNE_TRIALS, execution_inputs, open_store, trainer_executions
+from tests.runner_util import (
+    TUNE_TRIALS,
+    execution_inputs,
+    open_store,
+    trainer_executions,
+)
 
 
 def _summaries(store):
@@ -63,8 +67,8 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
 
 
 def _model(tmp_path, **settings):
-    from trainer.config import TrainerConfig
-    from trainer.keras_model import build_keras_model
+    from trainer.core.config import TrainerConfig
+    from trainer.training.keras_model import build_keras_model
 
     config = TrainerConfig(architecture="text_only", num_heads=2, **settings) \
         .resolve_alignment(True)
@@ -72,7 +76,7 @@ def _model(tmp_path, **settings):
 
 
 def test_warm_start_loads_matching_weights_and_refuses_others(tmp_path):
-    from trainer import warm_start
+    from trainer.training import warm_start
 
     base, base_config = _model(tmp_path, model_dim=16)
     serving = str(tmp_path / "model" / "Format-Serving")
@@ -100,15 +104,16 @@ def test_warm_start_loads_matching_weights_and_refuses_others(tmp_path):
 
 def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_settings(tmp_path):
     from trainer import tuning
-    from trainer.config import TrainerConfig
+    from trainer.core import search_space
+    from trainer.core.config import TrainerConfig
 
     start = TrainerConfig(num_heads=3, model_dim=48).to_dict()
-    custom = tuning.tune_config(start, trials=4, fixed=("learning_rate", "num_heads"))
+    custom = search_space.tune_config(start, trials=4, fixed=("learning_rate", "num_heads"))
     space = custom["search_space"]
     assert "learning_rate" not in space and "dropout_rate" in space
     assert all(d % 3 == 0 for d in space["model_dim"])  # divisible by the head count
     with pytest.raises(ValueError, match="--tune-trials"):
-        tuning.tune_config(start, trials=0)
+        search_space.tune_config(start, trials=0)
     # the first trial is the starting point, the rest differ from it
     oracle = tuning._oracle(space, start, trials=4, seed=0)
     oracle._set_project_dir(str(tmp_path), "t")  # what the Tuner does with its oracle
@@ -117,9 +122,9 @@ def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_setting
     oracle.end_trial(first)
     second = oracle.create_trial("t")
     assert second.hyperparameters.values != first.hyperparameters.values
-    assert tuning.best_values({"values": {"dropout_rate": 0.3}}) == {"dropout_rate": 0.3}
+    assert search_space.best_values({"values": {"dropout_rate": 0.3}}) == {"dropout_rate": 0.3}
     with pytest.raises(ValueError, match="unknown setting"):
-        tuning.best_values({"values": {"dropuot": 0.3}})
+        search_space.best_values({"values": {"dropuot": 0.3}})
 
 
 def test_make_report_writes_the_page_with_the_trials(tuned_run):

@@ -16,9 +16,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from msa_data import contract
-from trainer import preprocessing
-from trainer.config import TrainerConfig
-from trainer.keras_model import build_keras_model
+from trainer.core import features
+from trainer.core.config import TrainerConfig
+from trainer.training.keras_model import build_keras_model
 
 SERVING_OUTPUT = "sentiment"
 
@@ -38,7 +38,7 @@ def export_serving_model(trained: tf.keras.Model, config: TrainerConfig, tf_tran
     model.set_weights(trained.get_weights())
     # Attached so the Transform graph's assets are tracked and saved with it.
     model.tft_layer = tf_transform_output.transform_features_layer()
-    input_keys = preprocessing.model_input_keys()
+    input_keys = features.model_input_keys()
     # Built here, outside the tf.functions. Both are traced without AutoGraph:
     # they hold no Python control flow on tensors, and converting Keras's and
     # tf.Transform's layer calls was half of the export's time (measured: a

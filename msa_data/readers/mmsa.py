@@ -21,8 +21,17 @@ import numpy as np
 
 from msa_data import contract
 from msa_data.readers import trim
-from msa_data.readers.base import (Reader, ReaderError, check_array, check_scalar_rows,
-                                   describe, require_keys, resolve_dataset, same_width, text_of)
+from msa_data.readers.base import (
+    Reader,
+    ReaderError,
+    check_array,
+    check_scalar_rows,
+    describe,
+    require_keys,
+    resolve_dataset,
+    same_width,
+    text_of,
+)
 from msa_data.readers.pickles import load_pickle
 
 REQUIRED = ("id", "text", "audio", "vision", "regression_labels")

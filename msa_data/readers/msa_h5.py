@@ -16,8 +16,14 @@ import numpy as np
 
 from msa_data import contract
 from msa_data.readers import trim
-from msa_data.readers.base import (Reader, ReaderError, check_array, check_scalar_rows,
-                                   resolve_dataset, same_width)
+from msa_data.readers.base import (
+    Reader,
+    ReaderError,
+    check_array,
+    check_scalar_rows,
+    resolve_dataset,
+    same_width,
+)
 
 DATASET_KEY = "d1"
 UNKNOWN_VIDEO = "unknown"

@@ -32,8 +32,14 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from msa_data import contract
-from msa_data.readers.base import (Dropped, Reader, ReaderError, check_array, infer_dataset,
-                                   resolve_dataset)
+from msa_data.readers.base import (
+    Dropped,
+    Reader,
+    ReaderError,
+    check_array,
+    infer_dataset,
+    resolve_dataset,
+)
 from msa_data.readers.msa_h5 import open_h5
 from msa_data.readers.sdk_align import FrameAverager, inside
 

@@ -72,7 +72,3 @@ def real_frames(frames: np.ndarray, length: int, side: str) -> np.ndarray:
         return frames[: int(length)]
     raise ValueError(f"padding side: expected one of {SIDES}, got {side!r}")
 
-
-def mask_length(mask_row: np.ndarray) -> int:
-    """True length from an attention-mask row (1 on real tokens, 0 on padding)."""
-    return int(np.count_nonzero(np.asarray(mask_row)))

@@ -166,7 +166,9 @@ def run_tfx(argv: Sequence[str]) -> None:
     a 52 MB folder left in /tmp). The parser here drops the program path.
     """
     from absl import app
-    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as runner
+    from tfx.orchestration.kubeflow.v2.container import (
+        kubeflow_v2_run_executor as runner,
+    )
 
     saved = sys.argv
     sys.argv = [runner.__file__, *argv]

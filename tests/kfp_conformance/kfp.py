@@ -55,8 +55,17 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 from tests.kfp_conformance import kfp_driver as driver
 from tests.kfp_conformance import kfp_launcher as launcher
 from tests.kfp_conformance.common import (
-    Cache, ConformanceError, RunResult, TaskResult, executor_of, load_spec, run_dag,
-    run_process, task_env, with_ancestors)
+    Cache,
+    ConformanceError,
+    RunResult,
+    TaskResult,
+    executor_of,
+    load_spec,
+    run_dag,
+    run_process,
+    task_env,
+    with_ancestors,
+)
 from tests.kfp_conformance.store import CONTAINER_EXECUTION, DAG_EXECUTION, Store
 from tests.kfp_conformance.zygote import Zygote
 

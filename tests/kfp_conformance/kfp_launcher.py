@@ -17,7 +17,12 @@ import yaml
 
 from tests.kfp_conformance.common import ConformanceError, dumps
 from tests.kfp_conformance.kfp_driver import (
-    _INPUT_PARAMETER, LOGS, local_path_for_uri, text_of)
+    _INPUT_PARAMETER,
+    LOGS,
+    local_path_for_uri,
+    text_of,
+)
+
 
 def value_from_text(text: str, kind: str):
     """TextToPbValue."""

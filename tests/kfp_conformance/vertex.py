@@ -40,11 +40,26 @@ from typing import Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from tests.kfp_conformance.common import (
-    Cache, ConformanceError, RunResult, TaskResult, dumps, executor_of, legacy_value, load_spec,
-    run_dag, run_process, task_env)
+    Cache,
+    ConformanceError,
+    RunResult,
+    TaskResult,
+    dumps,
+    executor_of,
+    legacy_value,
+    load_spec,
+    run_dag,
+    run_process,
+    task_env,
+)
 from tests.kfp_conformance.kfp_launcher import schema_of, title_of
 from tests.kfp_conformance.store import (
-    CONTAINER_EXECUTION, DAG_EXECUTION, Store, from_mlmd_value, to_mlmd_value)
+    CONTAINER_EXECUTION,
+    DAG_EXECUTION,
+    Store,
+    from_mlmd_value,
+    to_mlmd_value,
+)
 from tests.kfp_conformance.zygote import Zygote
 
 PROJECT_NUMBER = "123456789012"

@@ -5,27 +5,18 @@ model: per-modality Transformer encoders, cross-modal attention fusion and
 an adaptive, mask-aware fusion head with a scalar regression output.
 
 Everything here is written against the Keras 2 API exposed as ``tf.keras``
-when ``TF_USE_LEGACY_KERAS=1``; importing this package sets that variable
-(if unset) and refuses to run on Keras 3, whose layer API differs.
+(the project's choice, :mod:`trainer.keras_choice`, made when the ``trainer``
+package is imported); importing this package refuses to run on Keras 3,
+whose layer API differs.
 """
 
 from __future__ import annotations
 
-import os
+import tensorflow as tf
 
-# Must happen before TensorFlow is first imported anywhere in the process.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from trainer.keras_choice import check_tf_keras
 
-import tensorflow as tf  # noqa: E402
-
-# tf_keras does not set tf.keras.__version__; Keras 3 does ("3.x").
-_KERAS_VERSION = str(getattr(tf.keras, "__version__", "2"))
-if not _KERAS_VERSION.startswith("2"):
-    raise ImportError(
-        "trainer.models needs Keras 2 (tf_keras) as tf.keras: set "
-        "TF_USE_LEGACY_KERAS=1 before TensorFlow is imported "
-        f"(found tf.keras {_KERAS_VERSION})."
-    )
+check_tf_keras(tf)
 
 from trainer.models.baselines import PooledFusionModel, TextOnlyModel  # noqa: E402
 from trainer.models.blocks import CrossAttentionBlock, TransformerBlock  # noqa: E402

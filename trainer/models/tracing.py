@@ -6,7 +6,7 @@ subclassed layer's ``call`` through AutoGraph, which rewrites Python
 layers in this package branch only on Python values (configuration,
 static shapes, ``None`` masks) and loop over Python ranges, so the rewrite
 changes nothing in the graph but cost 40% of a small model's training time
-in tracing (measured: 44 s -> 27 s for one ``task.train`` of the resume
+in tracing (measured: 44 s -> 27 s for one ``trainer.training.loop.train`` of the resume
 test's model, same validation loss to the last digit). Keras's own train,
 validation and predict steps, which wrap the model, are traced without it
 too (:class:`StepsWithoutAutograph`, the functional model the Trainer fits).
@@ -48,7 +48,7 @@ class StepsWithoutAutograph(tf.keras.Model):
     explicit ``tf.cond``), so the graph is the same without the rewrite:
     measured bit-identical weights after training, for seq_level (float32,
     mixed_float16, XLA), pooled (mixed_bfloat16) and text_only, with
-    ``task.train`` 25 -> 13 s, 16 -> 5 s and 13 -> 2 s for the resume
+    ``trainer.training.loop.train`` 25 -> 13 s, 16 -> 5 s and 13 -> 2 s for the resume
     test's small models. A condition on a tensor added to that path later
     would fail at trace time, not build a different graph.
     """

@@ -7,7 +7,7 @@ plateau schedule, the warmup) into a folder keyed by the Trainer's inputs.
 A rerun of the same inputs (the upstream components cached, so the same
 artifact URIs; the same settings and step budget) finds the folder and
 continues from the last finished epoch. Together with the seeded data order
-(``trainer.data.training_batches`` skipped to the same batch) and dropout
+(``trainer.training.data.training_batches`` skipped to the same batch) and dropout
 drawn from a ``tf.random.Generator`` whose state is checkpointed, the
 resumed run trains exactly as the uninterrupted one would have.
 

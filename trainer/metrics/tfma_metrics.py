@@ -2,7 +2,7 @@
 
 One shared computation does the work: a preprocessor reduces each example,
 once and before slicing, to ``(label, prediction, constant)``; a CombineFn
-sums :func:`trainer.msa_metrics.batch_stats` vectors per slice (vectorised:
+sums :func:`trainer.metrics.msa_metrics.batch_stats` vectors per slice (vectorised:
 inputs are buffered and folded in batches). Every metric below is a cheap
 derived computation on that vector, so asking for ten metrics costs one
 combiner. TFMA de-duplicates the shared computation across the metrics and
@@ -11,7 +11,7 @@ drops its private key (``_msa_stats``) from the output.
 =========================  ==========================  ========================
 class (``MetricConfig``)   output key                  definition
 =========================  ==========================  ========================
-``MSAMeanAbsoluteError``   ``mae``                     see trainer.msa_metrics
+``MSAMeanAbsoluteError``   ``mae``                     see trainer.metrics.msa_metrics
 ``MSACorrelation``         ``corr``                    Pearson r, NaN if const.
 ``Acc2Has0``/``F1Has0``    ``acc2_has0``/``f1_has0``   negative vs non-negative
 ``Acc2Non0``/``F1Non0``    ``acc2_non0``/``f1_non0``   label == 0 dropped
@@ -30,7 +30,7 @@ The constant predictor is the train-split label mean, a full-pass Transform
 analyzer over the train split (the ``label_train_mean`` transformed feature),
 so the baseline is computed in the pipeline, never hard-coded. The MSA
 metrics themselves need only labels and predictions. Output keys, class names
-and the default ``min_slice_size`` are named in :mod:`trainer.metric_names`.
+and the default ``min_slice_size`` are named in :mod:`trainer.core.metric_names`.
 """
 
 from __future__ import annotations
@@ -42,11 +42,25 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from trainer import msa_metrics
-from trainer.metric_names import (ACC2_HAS0, ACC2_NON0, ACC5, ACC7, CONFUSION_7, CONSTANT_MAE,
-                                  CORR, EXAMPLE_COUNT, F1_HAS0, F1_NON0, MAE, MAE_GAIN,
-                                  MIN_SLICE_SIZE, SMALL_SLICE, TFMA_CLASSES)
-from trainer.preprocessing import LABEL_TRAIN_MEAN
+from trainer.core.features import LABEL_TRAIN_MEAN
+from trainer.core.metric_names import (
+    ACC2_HAS0,
+    ACC2_NON0,
+    ACC5,
+    ACC7,
+    CONFUSION_7,
+    CONSTANT_MAE,
+    CORR,
+    EXAMPLE_COUNT,
+    F1_HAS0,
+    F1_NON0,
+    MAE,
+    MAE_GAIN,
+    MIN_SLICE_SIZE,
+    SMALL_SLICE,
+    TFMA_CLASSES,
+)
+from trainer.metrics import msa_metrics
 
 STATS_NAME = "_msa_stats"
 
@@ -197,7 +211,7 @@ def _computations(name: str, metric: str, params: Optional[Dict[str, Any]] = Non
 
 
 class _MSAMetric(metric_types.Metric):
-    """Base: one metric of :mod:`trainer.msa_metrics` from the shared statistics."""
+    """Base: one metric of :mod:`trainer.metrics.msa_metrics` from the shared statistics."""
 
     METRIC = ""
 
@@ -280,6 +294,6 @@ class MaeGainOverConstant(_MSAMetric):
     METRIC = MAE_GAIN
 
 
-# Registered with TFMA by class name: every metric of trainer.metric_names.
+# Registered with TFMA by class name: every metric of trainer.core.metric_names.
 for _class_name in TFMA_CLASSES.values():
     metric_types.register_metric(globals()[_class_name])

@@ -21,7 +21,7 @@ Evaluator's slice keys); ``label_train_mean`` is the train-split label mean,
 the constant predictor the Evaluator's gate compares against.
 
 Slice keys for the Evaluator, derived here so every consumer sees the same
-definition (strings, one per example):
+definition (their names are in :mod:`trainer.core.features`) (strings, one per example):
 
 * ``polarity``: ``negative`` (label < 0), ``neutral`` (label == 0),
   ``positive`` (label > 0); only when the label is present (not at serving);
@@ -37,35 +37,23 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from msa_data import contract
-
-DEFAULT_MAX_LENS = {"text": 50, "audio": 50, "video": 50}
-LABEL_TRAIN_MEAN = "label_train_mean"
-POLARITY = "polarity"
-POLARITY_NAMES = ("negative", "neutral", "positive")
-TEXT_LEN_BUCKET = "text_len_bucket"
-# (name, first, last) word counts, inclusive; None: no upper end.
-TEXT_LEN_BUCKETS = (("0", 0, 0), ("1-5", 1, 5), ("6-10", 6, 10), ("11-20", 11, 20),
-                    ("21+", 21, None))
-PASSTHROUGH = (contract.LABEL, contract.SEGMENT_ID, contract.VIDEO_ID, contract.DATASET)
+from trainer.core.features import (
+    DEFAULT_MAX_LENS,
+    LABEL_TRAIN_MEAN,
+    PASSTHROUGH,
+    POLARITY,
+    POLARITY_NAMES,
+    TEXT_LEN_BUCKET,
+    TEXT_LEN_BUCKETS,
+    mask_key,
+    nonfinite_key,
+)
 
 # Below this standard deviation a dimension is treated as constant: dividing
 # by ~0 would turn rounding noise into huge values.
 _MIN_STD = 1e-6
 # Bound on |z-score| after normalisation (see the module docstring).
 Z_CLIP = 10.0
-
-
-def mask_key(modality: str) -> str:
-    return f"{modality}_mask"
-
-
-def nonfinite_key(modality: str) -> str:
-    return f"{modality}_nonfinite"
-
-
-def model_input_keys() -> tuple:
-    """Transformed features the Keras model consumes, in a fixed order."""
-    return tuple(contract.MODALITIES) + tuple(mask_key(m) for m in contract.MODALITIES)
 
 
 def frames_from_flat(flat: tf.SparseTensor, lengths: tf.Tensor, dim: int, modality: str,

@@ -16,5 +16,5 @@ EPOCH_PATTERN = re.compile(
     r"Trainer: epoch (\d+)/(\d+)  train MAE (\S+)  val MAE (\S+)  (\S+) s")
 TRIAL_FORMAT = "Tuner: trial %d/%d  val MAE %.4f  %.1f s  %s"
 TRIAL_PATTERN = re.compile(r"Tuner: trial (\d+)/(\d+)  val MAE (\S+)  (\S+) s  (.*)")
-# Warm-start outcomes (trainer/warm_start.py) and tuned settings, shown as they are.
+# Warm-start outcomes (trainer/training/warm_start.py) and tuned settings, shown as they are.
 NOTICE_PATTERN = re.compile(r"Trainer: ((?:warm start|using the Tuner).*)")

@@ -1,13 +1,13 @@
 """The Trainer's validation metrics: the MSA metrics as one streaming Keras metric.
 
-:class:`MSAMetrics` keeps :mod:`trainer.msa_metrics`' statistics vector in a
+:class:`MSAMetrics` keeps :mod:`trainer.metrics.msa_metrics`' statistics vector in a
 float64 variable; each batch adds ``msa_metrics.batch_stats`` of its labels
 and predictions, and ``result()`` is ``msa_metrics.compute`` of the sum, so
 ``val_mae``, ``val_corr``, ``val_acc2_has0`` ... in the training logs (and
 TensorBoard) are exactly the Evaluator's definitions, over the whole
 validation split rather than averaged per batch.
 
-Both run as TensorFlow ops (:mod:`trainer.msa_metrics_tf`, checked against
+Both run as TensorFlow ops (:mod:`trainer.metrics.msa_metrics_tf`, checked against
 the numpy definitions by the tests), not ``tf.numpy_function``: Keras runs
 them inside the train step, which XLA compiles under ``jit_compile``.
 """
@@ -18,7 +18,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from trainer import msa_metrics, msa_metrics_tf
+from trainer.metrics import msa_metrics, msa_metrics_tf
 
 
 class MSAMetrics(tf.keras.metrics.Metric):

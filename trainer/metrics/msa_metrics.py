@@ -2,9 +2,9 @@
 
 Every consumer computes the same numbers from the same code:
 
-* the Evaluator (TFMA metrics in :mod:`trainer.tfma_metrics`, computed in Beam
+* the Evaluator (TFMA metrics in :mod:`trainer.metrics.tfma_metrics`, computed in Beam
   per slice: a CombineFn sums :func:`batch_stats` vectors);
-* the Trainer's validation metrics (:class:`trainer.keras_metrics.MSAMetrics`,
+* the Trainer's validation metrics (:class:`trainer.metrics.keras_metrics.MSAMetrics`,
   a streaming Keras metric whose state is the same vector);
 * the report (:mod:`reporting.report`), which reads the Evaluator's output and
   recomputes from the BulkInferrer's predictions only as a consistency check.
@@ -69,7 +69,6 @@ CONST_ABS_ERR = 8  # sum |c - y|
 HAS0 = slice(9, 13)  # 2x2 confusion (true row, predicted column): [negative, non-negative]
 NON0 = slice(13, 17)  # 2x2 confusion over y != 0: [negative, positive]
 C7_CLASSES = tuple(range(-3, 4))
-C5_CLASSES = tuple(range(-2, 3))
 C7 = slice(17, 17 + 49)  # 7x7 confusion of rounded classes -3..3
 C5 = slice(66, 66 + 25)  # 5x5 confusion of rounded classes -2..2
 STATS_SIZE = 91
@@ -143,10 +142,6 @@ def confusion_7(stats: np.ndarray) -> np.ndarray:
     return np.asarray(stats[C7], np.float64).reshape(7, 7).round().astype(np.int64)
 
 
-def confusion_5(stats: np.ndarray) -> np.ndarray:
-    return np.asarray(stats[C5], np.float64).reshape(5, 5).round().astype(np.int64)
-
-
 def _accuracy(confusion: np.ndarray) -> float:
     total = confusion.sum()
     return float(np.trace(confusion) / total) if total > 0 else math.nan
@@ -207,22 +202,9 @@ def compute(stats: np.ndarray) -> Dict[str, float]:
     }
 
 
-def metric_value(stats: np.ndarray, name: str) -> float:
-    return compute(stats)[name]
-
-
 def evaluate(labels, predictions, constants=None) -> Dict[str, float]:
     """Convenience: all metrics of one array of labels and predictions."""
     return compute(batch_stats(labels, predictions, constants))
-
-
-def nonzero_count(stats: np.ndarray) -> int:
-    """Examples that count for the non0 convention (label != 0)."""
-    return int(round(float(np.sum(stats[NON0]))))
-
-
-def constant_known_for_all(stats: np.ndarray) -> bool:
-    return stats[N] > 0 and stats[CONST_N] == stats[N]
 
 
 DEFINITIONS = {

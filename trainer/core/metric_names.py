@@ -1,10 +1,10 @@
 """The Evaluator's metrics, named once: output keys, TFMA classes, directions.
 
-Plain constants, no imports: :mod:`trainer.tfma_metrics` (which TFMA loads by
+Plain constants, no imports: :mod:`trainer.metrics.tfma_metrics` (which TFMA loads by
 module path, in Beam workers), :mod:`pipeline.evaluation` and
 :mod:`pipeline.blessing` (the EvalConfig, the runner's flags) and the report
 (:mod:`reporting`) all read them from here. Definitions are in
-:mod:`trainer.msa_metrics`.
+:mod:`trainer.metrics.msa_metrics`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MAE_GAIN = "mae_gain_over_constant"
 CONFUSION_7 = "confusion_matrix_7"
 SMALL_SLICE = "small_slice"
 
-# Output key -> TFMA metric class in trainer.tfma_metrics. The order is the
+# Output key -> TFMA metric class in trainer.metrics.tfma_metrics. The order is the
 # EvalConfig's (part of the Evaluator's cache key: keep it).
 TFMA_CLASSES = {
     EXAMPLE_COUNT: "MSAExampleCount",

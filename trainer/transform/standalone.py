@@ -20,8 +20,8 @@ from pipeline import configs
 
 
 def _schema():
-    from tensorflow_metadata.proto.v0 import schema_pb2
     from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
 
     with open(configs.SCHEMA_PATH, encoding="utf-8") as f:
         return text_format.Parse(f.read(), schema_pb2.Schema())
@@ -47,7 +47,7 @@ def transform_splits(data_root: str, work_dir: str,
     import tensorflow_transform.beam as tft_beam
     from tfx_bsl.public import tfxio
 
-    from trainer import preprocessing
+    from trainer.transform import preprocessing
 
     def preprocessing_fn(inputs):
         return preprocessing.preprocessing_fn(inputs, dict(transform_config))

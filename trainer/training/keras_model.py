@@ -12,11 +12,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from msa_data import contract
-from trainer import optimization, precision, preprocessing
-from trainer.config import TrainerConfig
-from trainer.keras_metrics import MSAMetrics
+from trainer.core import features
+from trainer.core.config import TrainerConfig
+from trainer.metrics.keras_metrics import MSAMetrics
 from trainer.models import MSASeqLevelModel, PooledFusionModel, TextOnlyModel
 from trainer.models.tracing import StepsWithoutAutograph
+from trainer.training import optimization, precision
 
 # --architecture -> (model class, name of the core layer)
 ARCHITECTURES = {
@@ -37,11 +38,11 @@ def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.kera
         for m in contract.MODALITIES:
             inputs[m] = tf.keras.Input(
                 shape=(config.max_lens[m], config.dims[m]), dtype=tf.float32, name=m)
-            key = preprocessing.mask_key(m)
+            key = features.mask_key(m)
             inputs[key] = tf.keras.Input(shape=(config.max_lens[m],), dtype=tf.int64, name=key)
         model_class, name = ARCHITECTURES[config.architecture]
         core = model_class(**config.model_kwargs(), name=name)
-        ordered = [inputs[k] for k in preprocessing.model_input_keys()]
+        ordered = [inputs[k] for k in features.model_input_keys()]
         output = core(tuple(ordered))
     return StepsWithoutAutograph(inputs=inputs, outputs=output, name="msa_pipeline_model")
 
@@ -70,7 +71,7 @@ def resolve_jit_compile(setting: str) -> bool:
 
 def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
                   total_steps: int) -> None:
-    """Loss, optimizer (trainer.optimization), the streamed MSA metrics, and XLA.
+    """Loss, optimizer (trainer.training.optimization), the streamed MSA metrics, and XLA.
 
     With ``config.jit_compile`` resolved to on (:func:`resolve_jit_compile`),
     Keras compiles the train, validation and predict steps with XLA
@@ -88,7 +89,7 @@ def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
         optimizer=optimizer,
         loss=losses[config.loss],
         # mae, corr, acc2_has0/non0, f1_has0/non0, acc7, acc5: the Evaluator's
-        # definitions (trainer.msa_metrics), streamed over the whole split.
+        # definitions (trainer.metrics.msa_metrics), streamed over the whole split.
         metrics=[MSAMetrics()],
         jit_compile=resolve_jit_compile(config.jit_compile),
     )

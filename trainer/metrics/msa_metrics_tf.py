@@ -2,11 +2,11 @@
 
 Why a second implementation: Keras runs ``update_state`` *and* ``result()``
 of every compiled metric inside the train step, and a train step compiled
-with XLA (``jit_compile``, trainer/keras_model.py) cannot contain
+with XLA (``jit_compile``, trainer/training/keras_model.py) cannot contain
 ``tf.numpy_function`` (PyFunc has no XLA kernel). So the Keras metric computes
 the statistics vector and the metrics from it with plain TF ops here.
 
-:mod:`trainer.msa_metrics` (numpy) stays the one reference definition; these
+:mod:`trainer.metrics.msa_metrics` (numpy) stays the one reference definition; these
 functions reproduce it (tests/test_msa_metrics.py checks them against it,
 eagerly and under ``tf.function(jit_compile=True)``):
 
@@ -29,7 +29,7 @@ from typing import Dict, Sequence
 
 import tensorflow as tf
 
-from trainer import msa_metrics as M
+from trainer.metrics import msa_metrics as M
 
 # batch_stats writes these as consecutive runs.
 assert (M.SUM_P, M.SUM_YY, M.SUM_PP, M.SUM_YP) == tuple(M.SUM_Y + i for i in range(1, 5))

@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
-from trainer.config import TrainerConfig
+from trainer.core.config import TrainerConfig
 
 FOLDER = "Format-WarmStart"
 WEIGHTS_FILE = "weights.npz"

@@ -13,7 +13,7 @@ from typing import Iterable, Tuple, Union
 import tensorflow as tf
 
 from msa_data import contract
-from trainer import preprocessing
+from trainer.core import features
 
 _READ_BATCH = 256
 
@@ -29,13 +29,13 @@ def read_split(file_patterns: Union[str, Iterable[str]], tf_transform_output) ->
     if not files:
         raise ValueError(f"Trainer: no transformed examples match {patterns}")
     full_spec = tf_transform_output.transformed_feature_spec()
-    keys = preprocessing.model_input_keys() + (contract.LABEL,)
+    keys = features.model_input_keys() + (contract.LABEL,)
     spec = {k: full_spec[k] for k in keys}
 
     def parse(records):
-        features = tf.io.parse_example(records, spec)
-        label = features.pop(contract.LABEL)
-        return features, label
+        parsed = tf.io.parse_example(records, spec)
+        label = parsed.pop(contract.LABEL)
+        return parsed, label
 
     # TFX's Transform writes gzipped TFRecords.
     compression = "GZIP" if files[0].endswith(".gz") else ""
@@ -73,16 +73,16 @@ def is_word_aligned(dataset: tf.data.Dataset) -> bool:
     modality; unaligned ones have their own frame rates, so their masks
     differ (or have different lengths).
     """
-    masks = [preprocessing.mask_key(m) for m in contract.MODALITIES]
+    masks = [features.mask_key(m) for m in contract.MODALITIES]
     shapes = {tuple(dataset.element_spec[0][k].shape) for k in masks}
     if len(shapes) != 1:
         return False
 
     def same(ok, element):
-        features, _ = element
-        text = features[masks[0]]
-        return ok & tf.reduce_all(tf.equal(text, features[masks[1]])) \
-            & tf.reduce_all(tf.equal(text, features[masks[2]]))
+        inputs, _ = element
+        text = inputs[masks[0]]
+        return ok & tf.reduce_all(tf.equal(text, inputs[masks[1]])) \
+            & tf.reduce_all(tf.equal(text, inputs[masks[2]]))
 
     return bool(dataset.batch(_READ_BATCH).reduce(tf.constant(True), lambda ok, b: same(ok, b))
                 .numpy())

@@ -1,6 +1,6 @@
 """The training recipe: optimizer, learning-rate schedule, clipping, stopping.
 
-Everything comes from :class:`trainer.config.TrainerConfig`:
+Everything comes from :class:`trainer.core.config.TrainerConfig`:
 
 * ``optimizer``: ``adamw`` (decoupled weight decay; biases and LayerNorm
   scales/offsets are not decayed) or ``adam``;
@@ -21,7 +21,7 @@ from typing import List
 
 import tensorflow as tf
 
-from trainer.config import TrainerConfig
+from trainer.core.config import TrainerConfig
 
 # Variables AdamW leaves alone: shrinking a bias or a LayerNorm scale towards
 # 0 is not a sensible prior (and the word gate's bias encodes "gate = 1").

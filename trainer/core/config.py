@@ -18,7 +18,7 @@ from msa_data import contract
 ARCHITECTURES = ("seq_level", "pooled", "text_only")
 LOSSES = ("mae", "mse", "huber")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-# XLA compilation of the train and validation steps (trainer.keras_model.
+# XLA compilation of the train and validation steps (trainer.training.keras_model.
 # resolve_jit_compile): 'auto' is on only where it was measured to pay off,
 # which so far is nowhere (see there); 'on' forces it.
 JIT_COMPILE = ("auto", "on", "off")
@@ -69,7 +69,7 @@ class TrainerConfig:
     mixed_precision: str = "auto"
     jit_compile: str = "auto"
     seed: int = 0
-    # start from the latest blessed model's weights (trainer/warm_start.py)
+    # start from the latest blessed model's weights (trainer/training/warm_start.py)
     warm_start: bool = False
 
     def __post_init__(self):
