@@ -21,21 +21,20 @@ to the pods. Arguments after ``--`` go to the Beam runner.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import sys
+import tempfile
+from typing import Dict, List, Optional, Sequence
 
+from pipeline import blessing, cli, configs
+from pipeline.kubeflow import resources, storage, submit, targets
+from pipeline.kubeflow import spec as spec_lib
 from trainer import keras_choice
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from typing import Dict, List, Optional, Sequence  # noqa: E402
-
-from pipeline import blessing, cli, configs  # noqa: E402
-from pipeline.kubeflow import resources, storage, targets  # noqa: E402
 
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
                 "PortableRunner", "PrismRunner")
@@ -178,7 +177,6 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     from tfx import v1 as tfx
     from tfx.orchestration import data_types
 
-    from pipeline.kubeflow import spec as spec_lib
     from pipeline.pipeline import create_pipeline
 
     source = options = source_bytes = None
@@ -298,7 +296,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{target.schema_version}) -> {os.path.abspath(output)}")
     print(f"  image {args.image}; runtime parameters: "
           + ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())))
-    from pipeline.kubeflow import submit
 
     if args.endpoint:
         try:

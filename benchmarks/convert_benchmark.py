@@ -20,25 +20,23 @@ video, COVAREP at 100 Hz, FACET at 30 Hz and 2.5 words/s.
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 
+from msa_data.convert_report import REPORT_FILE, input_bytes
+from msa_data.synth_plan import standard_folds
+from tests import convert_fixtures as fx
 from trainer import keras_choice
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from msa_data.convert_report import REPORT_FILE, input_bytes  # noqa: E402
-from msa_data.synth import standard_folds  # noqa: E402
-from tests import convert_fixtures as fx  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTS = {"mosi": fx.MOSI_COUNTS, "mosei": fx.MOSEI_COUNTS}

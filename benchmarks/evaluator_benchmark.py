@@ -13,7 +13,6 @@
    that split with both configurations, alternating, ``--repeats`` times
    each after one untimed warm-up each, on the DirectRunner as the local
    runner sets it up (in_memory, one worker):
-
    * **full**: ``pipeline.evaluation.build_eval_config()``: every metric of
      ``trainer.metrics.tfma_metrics``, the six slicing specs, the thresholds, and the
      ``transform_features`` call that supplies slice keys and the constant
@@ -27,23 +26,23 @@ Reports per-configuration wall times, medians and the ratio full / mae-only
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import os
+import subprocess
+import sys
+import tempfile
+import time
 
+import numpy as np
+
+from msa_data import contract, synth
+from pipeline import configs
 from trainer import keras_choice
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from pipeline import configs  # noqa: E402
 
 TARGET_RATIO = 1.5
 
@@ -77,7 +76,6 @@ def trained_model(output_dir: str, pipeline_output, train_examples: int, train_s
 
 def eval_data(output_dir: str, size: str) -> tuple:
     """The test split of the built-in ``size`` data; returns (path, examples)."""
-    from msa_data import contract, synth
 
     path = os.path.join(output_dir, f"{size}-test", "test.tfrecord")
     if not os.path.exists(path):
@@ -119,8 +117,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     output_dir = os.path.abspath(args.output_dir or tempfile.mkdtemp(prefix="msa-evalbench-"))
     os.makedirs(output_dir, exist_ok=True)
-
-    import logging
 
     import tensorflow_model_analysis as tfma
 

@@ -26,22 +26,26 @@ export check fails.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 
+import numpy as np
+
+from benchmarks.xla_benchmark import train_step_times
+from msa_data import contract, synth
 from trainer import keras_choice
+from trainer.core import features
+from trainer.core.config import TrainerConfig
+from trainer.transform.standalone import transform_splits
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Largest |export on CPU - trained model on the accelerator| accepted, per policy.
@@ -55,7 +59,6 @@ def throughput(config, short: bool) -> list:
     A setting the device cannot run (XLA has no bfloat16 matmul on CPU, for
     one) gets a row with ``error`` instead of times.
     """
-    from benchmarks.xla_benchmark import train_step_times
 
     steps, repeats, warmup = (1, 1, 1) if short else (20, 3, 10)
     rows = []
@@ -88,12 +91,9 @@ def _train_and_export(work_dir: str, config, policy: str, steps: int):
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from msa_data import contract, synth
-    from trainer.core import features
     from trainer.export import export_serving_model
     from trainer.training import data
     from trainer.training.keras_model import build_keras_model, compile_model
-    from trainer.transform.standalone import transform_splits
 
     root = os.path.join(work_dir, "data")
     synth.generate(root, size="mosi", seed=0, limit_per_split=SCORED_EXAMPLES, overwrite=True)
@@ -160,8 +160,6 @@ def main(argv=None) -> int:
     os.makedirs(work_dir, exist_ok=True)
 
     import tensorflow as tf
-
-    from trainer.core.config import TrainerConfig
 
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")

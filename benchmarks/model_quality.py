@@ -22,28 +22,27 @@ settings are asked for again, so an interrupted benchmark resumes.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+import time
+import types
+import warnings
+from typing import Dict, List
 
+import numpy as np
+
+from benchmarks.reference_rows import reference_rows
+from msa_data import contract
+from pipeline import configs
 from trainer import keras_choice
+from trainer.core.config import SEED_EPOCHS, TrainerConfig
+from trainer.transform.standalone import transform_splits
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import warnings  # noqa: E402
-
 warnings.filterwarnings("ignore")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from typing import Dict, List  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from msa_data import contract  # noqa: E402
-from pipeline import configs  # noqa: E402
 
 # name -> (preset, overrides of that preset). "default" is what a plain
 # `make run` trains; the others are the baselines and ablations beside it.
@@ -186,10 +185,7 @@ def format_table(rows: List[dict], references: List[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from benchmarks.reference_rows import reference_rows
-    from trainer.core.config import SEED_EPOCHS, TrainerConfig
     from trainer.training import data
-    from trainer.transform.standalone import transform_splits
 
     data_root = prepare_data(args)
     label = os.path.basename(data_root.rstrip("/"))

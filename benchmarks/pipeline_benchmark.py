@@ -15,30 +15,27 @@ Writes ``DIR/benchmark.json`` and prints a table.
 
 from __future__ import annotations
 
+import argparse
+import glob
+import json
 import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
 
+import numpy as np
+
+from pipeline import configs
 from trainer import keras_choice
+from trainer.core.config import TrainerConfig
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import warnings  # noqa: E402
-
 # The figures are the output; library deprecation chatter is not.
 warnings.filterwarnings("ignore")
-
-import argparse  # noqa: E402
-import glob  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from pipeline import configs  # noqa: E402
 
 _COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+(done|cached)\s+([\d.]+) s$")
 
@@ -65,7 +62,6 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     tf.get_logger().setLevel("ERROR")
 
     from pipeline import results
-    from trainer.core.config import TrainerConfig
     from trainer.training import data, loop
     from trainer.training.keras_model import build_keras_model, compile_model
 

@@ -23,25 +23,24 @@ Writes ``DIR/scale.json``.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
 
+import numpy as np
+import psutil
+
+from msa_data import synth
+from pipeline import cli, configs
 from trainer import keras_choice
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import json  # noqa: E402
-import math  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-
-from pipeline import cli, configs  # noqa: E402
 
 GB = 1e9
 WALL_TARGET_S = 45 * 60
@@ -97,7 +96,6 @@ class TreeMemory:
 
 def make_data(root: str, fraction: float) -> dict:
     """The built-in MOSEI data at ``fraction``; reused when already written."""
-    from msa_data import synth
 
     floor_file = os.path.join(root, synth.NOISE_FLOOR_FILE)
     if os.path.exists(floor_file):

@@ -36,20 +36,24 @@ Reports medians, the throughput ratio bare/serving (target >= 0.9 at batch
 
 from __future__ import annotations
 
+import argparse
+import glob
+import json
 import os
+import sys
+import tempfile
+import time
 
+import numpy as np
+
+from msa_data import contract, synth
 from trainer import keras_choice
+from trainer.core import features
+from trainer.core.config import TrainerConfig
+from trainer.transform.standalone import transform_splits
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 TARGET_RATIO = 0.9  # bare / serving time at the large batch
 TARGET_ADDED_MS = 2.0  # serving - bare at batch 1
@@ -57,7 +61,6 @@ DATA_EXAMPLES = 96  # built-in segments per split for the Transform analysis
 
 
 def _config_from(warm_start_dir: str):
-    from trainer.core.config import TrainerConfig
     from trainer.training import warm_start
 
     with open(os.path.join(warm_start_dir, warm_start.META_FILE), encoding="utf-8") as f:
@@ -96,11 +99,8 @@ def exported_model(work_dir: str):
     """(serving dir, config, weights): the default model exported over built-in data."""
     import tensorflow as tf
 
-    from msa_data import synth
-    from trainer.core.config import TrainerConfig
     from trainer.export import export_serving_model
     from trainer.training.keras_model import build_keras_model
-    from trainer.transform.standalone import transform_splits
 
     data = os.path.join(work_dir, "data")
     if not os.path.exists(os.path.join(data, synth.NOISE_FLOOR_FILE)):
@@ -122,11 +122,8 @@ def exported_model(work_dir: str):
 def test_records(pipeline_output, data_path, n):
     """``n`` serialized raw test examples: (without labels, as a client sends
     them; with labels, as ``transform_features`` takes them)."""
-    import glob
 
     import tensorflow as tf
-
-    from msa_data import contract
 
     if data_path is None:
         from pipeline import configs, results
@@ -168,7 +165,6 @@ def interleaved_medians(fns: dict, calls: int, warmup: int = 3) -> dict:
 def measure(serving_dir, config, weights, records, batches, calls) -> list:
     import tensorflow as tf
 
-    from trainer.core import features
     from trainer.training.keras_model import build_keras_model
 
     loaded = tf.saved_model.load(serving_dir)

@@ -17,22 +17,20 @@ Exits 1 when a target is missed; writes ``DIR/source.json``.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 
+from benchmarks.scale_benchmark import GB, run_pipeline
+from pipeline import cli, configs
 from trainer import keras_choice
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from benchmarks.scale_benchmark import GB, run_pipeline  # noqa: E402
-from pipeline import cli, configs  # noqa: E402
 
 RATIO_TARGET = 2.0
 _OPEN = ("import sys, time; from msa_data.readers import make_reader; t = time.perf_counter(); "

@@ -22,25 +22,25 @@ kept a core busy (docs/benchmarks.md). Measure on an otherwise idle host.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import os
+import statistics
+import time
 
+import numpy as np
+
+from msa_data import contract
 from trainer import keras_choice
+from trainer.core.config import TrainerConfig
 
 keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
 
 def synthetic_arrays(config, n: int, seed: int = 0):
     """Transformed-feature arrays of ``n`` examples (random lengths) and labels."""
-    from msa_data import contract
     from trainer.core import features
 
     rng = np.random.default_rng(seed)
@@ -127,8 +127,6 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     import tensorflow as tf
-
-    from trainer.core.config import TrainerConfig
 
     overrides = {"architecture": args.architecture} if args.architecture else {}
     config = TrainerConfig.from_preset(args.preset, batch_size=args.batch_size, **overrides)

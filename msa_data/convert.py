@@ -83,7 +83,7 @@ def _progress(total: int, enabled: bool, desc: str):
 def convert(fmt: str, input_path: str, output_dir: str, dataset: Optional[str] = None,
             unaligned: bool = False, overwrite: bool = False, progress: bool = False) -> dict:
     """Converts one source; returns the report. Raises ReaderError/SourceError/ConvertError."""
-    from msa_data.synth import _install  # replace-by-rename, shared with msa-synth
+    from msa_data.synth_io import _install  # replace-by-rename, shared with msa-synth
 
     input_path = os.path.abspath(os.fspath(input_path))
     output_dir = os.path.abspath(os.fspath(output_dir))

@@ -1,15 +1,20 @@
 """Command-line flags shared by the runners (local and Kubeflow).
 
-Both runners build the same pipeline, so the model and training flags, and
-their defaults (taken from TrainerConfig), are defined once here.
+Both runners build the same pipeline, so their flags are defined once here;
+the model and training flags are generated from TrainerConfig's fields
+(names, help, choices and defaults), so a new setting is one field.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Tuple
 
 from msa_data import contract
+from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
 from pipeline import configs
+from trainer.core.config import TrainerConfig
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -19,96 +24,72 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-# flag -> TrainerConfig field. Flags default to None: the preset's value
-# applies unless the flag is given.
-TRAINING_FLAGS = {
-    "architecture": "architecture", "model_dim": "model_dim", "num_heads": "num_heads",
-    "ff_dim": "ff_dim", "layers": "n_layers_mod", "fusion_layers": "n_layers_fuse",
-    "bidirectional": "bidirectional_fusion", "pooling": "pooling_method",
-    "dropout": "dropout_rate", "shared_positions": "shared_positions",
-    "word_fusion": "word_fusion", "word_fusion_channels": "word_fusion_channels",
-    "causal": "causal", "batch_size": "batch_size", "optimizer": "optimizer",
-    "learning_rate": "learning_rate", "weight_decay": "weight_decay",
-    "lr_schedule": "lr_schedule", "warmup_fraction": "warmup_fraction",
-    "clip_norm": "clip_norm", "loss": "loss", "patience": "early_stopping_patience",
-    "min_delta": "early_stopping_min_delta", "mixed_precision": "mixed_precision",
-    "jit_compile": "jit_compile", "seed": "seed", "warm_start": "warm_start",
-}
+class _SettingAction(argparse.Action):
+    """Stores a TrainerConfig field's value and remembers the flag it came from.
+
+    The flag is what a one-line error names (``--dropout`` if the user typed
+    that alias, ``--dropout-rate`` otherwise), and the set of given fields is
+    what the Tuner must leave alone.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        given = dict(getattr(namespace, "given_flags", None) or {})
+        given[self.dest] = option_string
+        namespace.given_flags = given
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _default_text(field, default, seed) -> str:
+    if field.type in ("bool", bool):
+        return ""
+    text = f"default {default}"
+    if seed != default:
+        text += f"; --preset seed: {seed}"
+    return f" ({text})"
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
-    """Model, training and blessing flags; defaults come from the preset."""
-    from trainer.core import config as tc
+    """One flag per TrainerConfig field (same name, help and choices), plus the run's own.
 
-    d = tc.TrainerConfig()
+    Fields flags default to None: the preset's value applies unless the flag
+    is given. Older flag names stay as aliases (``--layers`` for
+    ``--n-layers-mod``).
+    """
+    default, seed = TrainerConfig(), TrainerConfig.from_preset("seed")
     g = p.add_argument_group(
         "model and training (defaults: the 'default' preset; --preset seed changes them)")
-    g.add_argument("--preset", choices=tuple(tc.PRESETS), default="default",
-                   help="default: the settings measured best (make bench-model); seed: the "
-                   "msa-tf2 seed model with its training script's defaults")
+    preset = config_fields()["preset"]
+    g.add_argument("--preset", choices=preset.metadata["choices"], default="default",
+                   help=preset.metadata["help"])
     g.add_argument("--train-steps", type=int, default=None,
                    help=f"optimizer steps (default {configs.TRAIN_STEPS}; --preset seed: "
                    f"{configs.SEED_TRAIN_STEPS}, its 100 epochs on MOSI)")
-    g.add_argument("--architecture", choices=tc.ARCHITECTURES, default=None,
-                   help="seq_level (default), or a baseline: pooled (late fusion of pooled "
-                   "modalities) or text_only")
-    g.add_argument("--batch-size", type=int, default=None, help=f"(default {d.batch_size})")
-    g.add_argument("--optimizer", choices=tc.OPTIMIZERS, default=None,
-                   help=f"(default {d.optimizer})")
-    g.add_argument("--learning-rate", type=float, default=None,
-                   help=f"peak learning rate (default {d.learning_rate})")
-    g.add_argument("--weight-decay", type=float, default=None,
-                   help=f"AdamW decoupled weight decay (default {d.weight_decay})")
-    g.add_argument("--lr-schedule", choices=tc.SCHEDULES, default=None,
-                   help=f"(default {d.lr_schedule}: warmup, then cosine decay to 0)")
-    g.add_argument("--warmup-fraction", type=float, default=None,
-                   help=f"share of the steps spent warming up (default {d.warmup_fraction})")
-    g.add_argument("--clip-norm", type=float, default=None,
-                   help=f"global gradient-norm clipping, 0 = off (default {d.clip_norm})")
-    g.add_argument("--loss", choices=tc.LOSSES, default=None, help=f"(default {d.loss})")
-    g.add_argument("--patience", type=int, default=None,
-                   help=f"early-stopping patience in epochs (default {d.early_stopping_patience})")
-    g.add_argument("--min-delta", type=float, default=None,
-                   help="smallest validation-loss drop that counts as an improvement "
-                   f"(default {d.early_stopping_min_delta})")
-    g.add_argument("--model-dim", type=int, default=None, help=f"(default {d.model_dim})")
-    g.add_argument("--num-heads", type=int, default=None, help=f"(default {d.num_heads})")
-    g.add_argument("--ff-dim", type=int, default=None, help=f"(default {d.ff_dim})")
-    g.add_argument("--layers", type=int, default=None,
-                   help=f"transformer layers per modality (default {d.n_layers_mod})")
-    g.add_argument("--fusion-layers", type=int, default=None,
-                   help=f"(default {d.n_layers_fuse})")
-    g.add_argument("--bidirectional", action="store_const", const=True, default=None,
-                   help="also audio/video <- text")
-    g.add_argument("--pooling", choices=tc.POOLING, default=None,
-                   help=f"(default {d.pooling_method})")
-    g.add_argument("--dropout", type=float, default=None, help=f"(default {d.dropout_rate})")
-    g.add_argument("--word-fusion", choices=tc.ALIGNED_OPTION_VALUES, default=None,
-                   help="word-level fusion path for word-aligned data; auto: on when the "
-                   f"train split is aligned (default {d.word_fusion})")
-    g.add_argument("--word-fusion-channels", type=int, default=None,
-                   help=f"(default {d.word_fusion_channels})")
-    g.add_argument("--shared-positions", choices=tc.ALIGNED_OPTION_VALUES, default=None,
-                   help="one positional table for all modalities (word-aligned data; default "
-                   f"{d.shared_positions})")
-    g.add_argument("--causal", action="store_const", const=True, default=None,
-                   help="causal self-attention in the encoders (the seed's look-ahead mask)")
-    g.add_argument("--max-len", type=int, nargs=3, metavar=("TEXT", "AUDIO", "VIDEO"),
-                   default=None, help="frames kept per modality (default "
-                   f"{' '.join(str(d.max_lens[m]) for m in contract.MODALITIES)}; seed: 20 20 20)")
+    for field in config_fields().values():
+        meta = field.metadata
+        if not meta["flag"]:
+            continue
+        names = [_flag(field.name)] + [_flag(a) for a in meta["aliases"]]
+        help_text = meta["help"] + _default_text(field, getattr(default, field.name),
+                                                  getattr(seed, field.name))
+        if field.type in ("bool", bool):
+            g.add_argument(*names, dest=field.name, action=_SettingAction, nargs=0,
+                           const=True, default=None, help=help_text)
+        else:
+            g.add_argument(*names, dest=field.name, action=_SettingAction, default=None,
+                           type=_python_type(field), choices=meta["choices"], help=help_text,
+                           metavar=None if meta["choices"] else _python_type(field).__name__.upper())
+    g.add_argument("--max-lens", "--max-len", dest="max_lens", action=_SettingAction, type=int,
+                   nargs=3, metavar=("TEXT", "AUDIO", "VIDEO"), default=None,
+                   help="frames kept per modality (default " +
+                   " ".join(str(default.max_lens[m]) for m in contract.MODALITIES) +
+                   "; --preset seed: " + " ".join(str(seed.max_lens[m]) for m in
+                                                  contract.MODALITIES) + ")")
     g.add_argument("--text-dim", type=int, default=contract.DEFAULT_DIMS["text"],
                    help="300 for GloVe, 768 for BERT features")
-    g.add_argument("--mixed-precision", default=None, choices=tc.PRECISIONS,
-                   help=f"(default {d.mixed_precision}: mixed_float16 on a GPU, else float32)")
-    g.add_argument("--jit-compile", default=None, choices=tc.JIT_COMPILE,
-                   help="compile the train and validation steps with XLA (default "
-                   f"{d.jit_compile}: on only where measured faster, which so far is nowhere: "
-                   "on an idle CPU host it is no faster and compiling takes 15-35 s more, "
-                   "see make bench-xla; GPUs not measured)")
-    g.add_argument("--seed", type=int, default=None, help=f"(default {d.seed})")
-    g.add_argument("--warm-start", action="store_const", const=True, default=None,
-                   help="start training from the latest blessed model's weights when its "
-                   "architecture matches (else one line says so and training starts fresh)")
     g.add_argument("--tune", action="store_true",
                    help="add TFX's Tuner before the Trainer: a random search over model size, "
                    "layers, learning rate, dropout and fusion options; flags you set are kept")
@@ -122,6 +103,15 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
                    help="how much worse than the last blessed model's MAE is still blessed")
 
 
+def config_fields():
+    """TrainerConfig's fields by name."""
+    return {f.name: f for f in dataclasses.fields(TrainerConfig)}
+
+
+def _python_type(field):
+    return {"int": int, "float": float, "str": str}.get(str(field.type), str)
+
+
 def train_steps_from(args) -> int:
     """``--train-steps``, or the preset's default budget."""
     if args.train_steps is None:
@@ -129,6 +119,12 @@ def train_steps_from(args) -> int:
     if args.train_steps < 1:
         raise ValueError(f"--train-steps: expected >= 1, got {args.train_steps}")
     return args.train_steps
+
+
+def given_fields(args) -> Tuple[str, ...]:
+    """The TrainerConfig fields the user set with a flag, in field order."""
+    given = getattr(args, "given_flags", None) or {}
+    return tuple(name for name in config_fields() if name in given)
 
 
 def tuning_from(args):
@@ -142,34 +138,30 @@ def tuning_from(args):
     for flag, value in (("tune-trials", args.tune_trials), ("tune-steps", steps)):
         if value < 1:
             raise ValueError(f"--{flag}: expected >= 1, got {value}")
-    fixed = tuple(field for flag, field in TRAINING_FLAGS.items()
-                  if getattr(args, flag, None) is not None)
-    return args.tune_trials, steps, fixed
+    return args.tune_trials, steps, given_fields(args)
 
 
-def trainer_config_from(args):
+def trainer_config_from(args) -> TrainerConfig:
     """TrainerConfig from parsed flags; raises ValueError naming a bad flag."""
-    from trainer.core.config import TrainerConfig
-
     train_steps_from(args)
-    overrides = {field: getattr(args, flag) for flag, field in TRAINING_FLAGS.items()
-                 if getattr(args, flag) is not None}
+    overrides = {name: getattr(args, name) for name in given_fields(args)}
     overrides["dims"] = dict(contract.DEFAULT_DIMS, text=args.text_dim)
-    if args.max_len is not None:
-        overrides["max_lens"] = dict(zip(contract.MODALITIES, args.max_len))
+    if overrides.get("max_lens") is not None:
+        overrides["max_lens"] = dict(zip(contract.MODALITIES, overrides["max_lens"]))
     try:
         return TrainerConfig.from_preset(args.preset, **overrides)
     except ValueError as err:
-        raise ValueError(_flag_message(str(err))) from None
+        raise ValueError(_flag_message(str(err), args)) from None
 
 
-def _flag_message(message: str) -> str:
-    """'dropout_rate: expected ...' -> '--dropout: expected ...' (the user's words)."""
+def _flag_message(message: str, args) -> str:
+    """'dropout_rate: expected ...' -> '--dropout: expected ...' (the flag the user typed)."""
     field, _, rest = message.partition(":")
-    flags = {v: k for k, v in TRAINING_FLAGS.items()}
-    flags.update({"max_lens": "max_len", "dims": "text_dim"})
-    if field in flags and rest:
-        return f"--{flags[field].replace('_', '-')}:{rest}"
+    given = getattr(args, "given_flags", None) or {}
+    if field == "dims":
+        return f"--text-dim:{rest}"
+    if field in config_fields() and rest:
+        return f"{given.get(field) or _flag(field)}:{rest}"
     return message
 
 
@@ -190,7 +182,6 @@ def inspect_source(source: str, dataset=None, unaligned: bool = False):
     Returns ``(source, options, dims, summary)``; raises ValueError with one
     line naming the file and what was wrong.
     """
-    from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
 
     try:
         fmt, path = parse_source(source)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from msa_data import synth
+from trainer.core import features
 from trainer.core.metric_names import CONFUSION_7, EXAMPLE_COUNT, MAE, SMALL_SLICE
 
 if TYPE_CHECKING:  # the real import is deferred: it loads TFX
@@ -117,7 +120,6 @@ class Report:
 
 def import_tfma():
     """``tensorflow_model_analysis``, with its per-call deprecation warnings silenced."""
-    import logging
 
     import tensorflow_model_analysis as tfma
 
@@ -184,8 +186,6 @@ def _family_order():
 
 
 def _value_order(family: str):
-    from trainer.core import features
-
     orders = {
         features.POLARITY: features.POLARITY_NAMES,
         features.TEXT_LEN_BUCKET: tuple(n for n, _, _ in features.TEXT_LEN_BUCKETS),
@@ -232,7 +232,6 @@ def _noise_floor_file(data_root: Optional[str]):
     """(noise_floor.json's content, its path), or (None, None)."""
     if not data_root:
         return None, None
-    from msa_data import synth
 
     path = os.path.join(data_root, synth.NOISE_FLOOR_FILE)
     try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from msa_data import contract
 from reporting.data import Predictions
 from trainer.core.metric_names import MAE
 
@@ -30,7 +31,6 @@ def read_predictions(run_eval: "RunEvaluation") -> Predictions:
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    from msa_data import contract
     from trainer.export import SERVING_OUTPUT
     from trainer.metrics import msa_metrics
 

@@ -37,12 +37,14 @@ The parts: :mod:`reporting.data` (slices, noise floor),
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
 from typing import Optional, Sequence
 
 from pipeline import configs
+from pipeline import console as console_lib
 
 # The report's parts, re-exported: other code and tests use them as report.X.
 from reporting.checks import blessing_checks, min_slice_size, parse_eval_config
@@ -77,6 +79,7 @@ from reporting.tables import (
 )
 from reporting.tuning import read_trials
 from trainer.core.metric_names import MAE
+from trainer.keras_choice import use_tf_keras
 
 __all__ = [
     "COLUMNS", "COMPARED", "CONSOLE_ROWS_PER_FAMILY", "HIGHER_IS_BETTER", "KINDS", "NO_BASELINE",
@@ -136,8 +139,6 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
 
 
 def build_parser():
-    import argparse
-
     p = argparse.ArgumentParser(prog="msa-report", description=__doc__.splitlines()[0])
     p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR,
                    help="the pipeline's --output-dir (holds metadata.sqlite)")
@@ -158,10 +159,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: no ML Metadata store at {configs.metadata_path(output_dir)}; "
               "--output-dir must be a pipeline's output folder", file=sys.stderr)
         return 1
-    from trainer.keras_choice import use_tf_keras
     use_tf_keras()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pipeline import console as console_lib
 
     log_path = os.path.join(output_dir, "report.log")
     try:

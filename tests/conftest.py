@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from msa_data import synth
 from tests.runner_util import run_local_runner  # noqa: E402
 
 # Tests that need a whole pipeline run (these session fixtures, or one of
@@ -78,8 +79,6 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    from msa_data import synth
-
     root = str(tmp_path_factory.mktemp("tiny_data"))
     synth.generate(root, size="mosi", seed=0, limit_per_split=60, overwrite=True)
     return root
@@ -88,7 +87,6 @@ def tiny_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def blessing_data(tmp_path_factory):
     """Enough segments for a model to learn from (see runner_util.BLESSING_SEGMENTS)."""
-    from msa_data import synth
     from tests.runner_util import BLESSING_SEGMENTS
 
     root = str(tmp_path_factory.mktemp("blessing_data"))

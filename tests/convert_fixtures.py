@@ -19,8 +19,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from msa_data import contract
-from msa_data.synth import standard_folds
+from msa_data import contract, synth
+from msa_data.synth_plan import standard_folds
 
 MULT_DIMS = {"mosi": {"text": 300, "audio": 5, "video": 20},
              "mosei": {"text": 300, "audio": 74, "video": 35}}
@@ -358,7 +358,6 @@ def write_mult_from_synth(path: str, per_split: int = 60, seed: int = 0) -> Dict
     Segments longer than 50 frames are skipped; ``per_split`` of the rest,
     spread over the split's videos, are front-padded.
     """
-    from msa_data import synth
 
     dims = MULT_DIMS["mosei"]
     plan = synth.plan_splits("mosi", seed)

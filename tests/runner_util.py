@@ -2,6 +2,7 @@
 
 import dataclasses
 import glob
+import hashlib
 import os
 import subprocess
 import sys
@@ -92,7 +93,6 @@ def trainer_executions(store) -> list:
 
 def file_digest(folder: str, exclude=()) -> str:
     """sha256 over a folder's relative paths and file contents (but ``exclude`` names)."""
-    import hashlib
 
     h = hashlib.sha256()
     for root, _, files in sorted(os.walk(folder)):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
 import pytest
 import tensorflow as tf
 
+import local_runner
 from msa_data import contract
+from pipeline import cli
 from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner
+from trainer.core.config import TrainerConfig
 
 
 def _copy_with_broken_first_train_example(src, dst, breaker):
@@ -108,8 +112,6 @@ def test_beam_workers_choose_the_direct_runner_mode():
     and TFX builds no package of itself); more: multi_processing with that many."""
     from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
-    from pipeline import cli
-
     assert cli.beam_args(1) == []
     defaults = PipelineOptions([]).view_as(DirectOptions)
     assert (defaults.direct_running_mode, defaults.direct_num_workers) == ("in_memory", 1)
@@ -134,6 +136,12 @@ def test_beam_workers_choose_the_direct_runner_mode():
     (["--min-delta", "nan"], "--min-delta"),
     (["--patience", "0"], "--patience"),
     (["--dropout", "1"], "--dropout"),
+    (["--dropout-rate", "1"], "--dropout-rate"),
+    (["--layers", "0"], "--layers"),
+    (["--n-layers-mod", "0"], "--n-layers-mod"),
+    (["--plateau-factor", "1"], "--plateau-factor"),
+    (["--max-len", "0", "5", "5"], "--max-len"),
+    (["--jit-compile", "auto"], "--jit-compile"),
     (["--learning-rate", "0"], "--learning-rate"),
     (["--word-fusion-channels", "0"], "--word-fusion-channels"),
     (["--jit-compile", "yes"], "--jit-compile"),
@@ -143,8 +151,6 @@ def test_beam_workers_choose_the_direct_runner_mode():
 ])
 def test_every_training_flag_is_validated(flags, fragment, capsys):
     """In-process: argparse choices exit 2 with one line; values raise naming the flag."""
-    import local_runner
-    from pipeline import cli
 
     parser = local_runner.build_parser()
     try:
@@ -160,9 +166,6 @@ def test_every_training_flag_is_validated(flags, fragment, capsys):
 
 
 def test_training_flags_override_the_preset():
-    import local_runner
-    from pipeline import cli
-
     args = local_runner.build_parser().parse_args(["--preset", "seed", "--dropout", "0.3",
                                                    "--jit-compile", "off"])
     config = cli.trainer_config_from(args)
@@ -170,6 +173,29 @@ def test_training_flags_override_the_preset():
     assert config.jit_compile == "off"
     assert cli.train_steps_from(args) == 4100
     default = cli.trainer_config_from(local_runner.build_parser().parse_args([]))
-    from trainer.core.config import TrainerConfig
 
     assert default == TrainerConfig()
+
+
+def test_every_trainer_setting_has_one_flag_with_its_name():
+    """The flags are generated from TrainerConfig's fields: a new field is a new flag."""
+
+    parser = local_runner.build_parser()
+    options = {o for action in parser._actions for o in action.option_strings}
+    for field in dataclasses.fields(TrainerConfig):
+        flag = {"preset": "--preset", "dims": "--text-dim"}.get(
+            field.name, "--" + field.name.replace("_", "-"))
+        assert flag in options, f"TrainerConfig.{field.name} has no flag {flag}"
+    # old names still work, as aliases of the same setting
+    args = parser.parse_args(["--layers", "2", "--fusion-layers", "2", "--pooling", "attention",
+                              "--patience", "5", "--min-delta", "0.01", "--bidirectional",
+                              "--max-len", "20", "20", "20"])
+    config = cli.trainer_config_from(args)
+    assert (config.n_layers_mod, config.n_layers_fuse, config.pooling_method) == \
+        (2, 2, "attention")
+    assert (config.early_stopping_patience, config.early_stopping_min_delta) == (5, 0.01)
+    assert config.bidirectional_fusion and config.max_lens == {"text": 20, "audio": 20,
+                                                               "video": 20}
+    assert cli.given_fields(args) == ("n_layers_mod", "n_layers_fuse", "bidirectional_fusion",
+                                      "pooling_method", "max_lens", "early_stopping_patience",
+                                      "early_stopping_min_delta")

@@ -25,6 +25,8 @@ import os
 
 import pytest
 
+import kubeflow_runner
+from msa_data import synth
 from tests.kfp_conformance.kfp import Kfp
 from tests.runner_util import REPO, TFX_SELF_PACKAGING
 
@@ -35,8 +37,6 @@ TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaG
 
 
 def compile_spec(path, pipeline_root, data_root, target="kfp"):
-    import kubeflow_runner
-
     code = kubeflow_runner.main([
         "--target", target, "--image", "registry.example/msa-tfx:test",
         "--pipeline-root", pipeline_root, "--data-root", data_root, "--output", path,
@@ -45,8 +45,6 @@ def compile_spec(path, pipeline_root, data_root, target="kfp"):
 
 
 def tiny_data(root, seed=0):
-    from msa_data import synth
-
     synth.generate(root, size="mosi", seed=seed, limit_per_split=40, overwrite=True)
     return root
 

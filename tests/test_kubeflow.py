@@ -25,10 +25,16 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+import kubeflow_runner
+from pipeline import configs
+from pipeline.kubeflow import spec as spec_lib
+from pipeline.kubeflow import submit
+from pipeline.kubeflow.targets import KFP, VERTEX
 from tests.kfp_conformance import kfp_driver as kfp_backend
 from tests.kfp_conformance.api_server import ApiError, KfpApiServer, pipeline_spec_of
 from tests.kfp_conformance.common import ConformanceError
 from tests.runner_util import REPO
+from trainer.core.config import TrainerConfig
 
 IMAGE = "registry.example/msa-tfx:test"
 BEAM_PASSTHROUGH = ["--project=my-project", "--region=europe-west4",
@@ -51,7 +57,6 @@ def main_in_process(capsys, *args):
     user would; the other compilations call its ``main`` directly, sparing a
     TFX import (~8 s) each.
     """
-    import kubeflow_runner
 
     capsys.readouterr()
     code = kubeflow_runner.main(list(args))
@@ -85,8 +90,6 @@ def kfp_spec(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vertex_job(tmp_path_factory):
-    import kubeflow_runner
-
     output = str(tmp_path_factory.mktemp("vertex") / "msa_pipeline.json")
     assert kubeflow_runner.main(base_args(output, "vertex")) == 0
     with open(output) as f:
@@ -96,9 +99,7 @@ def vertex_job(tmp_path_factory):
 def local_pipeline(**settings):
     from tfx.orchestration import metadata
 
-    from pipeline import configs
     from pipeline.pipeline import create_pipeline
-    from trainer.core.config import TrainerConfig
 
     return create_pipeline(
         pipeline_name=configs.PIPELINE_NAME, pipeline_root="/tmp/unused", data_root="/tmp/d",
@@ -322,9 +323,6 @@ def test_the_output_suffix_picks_yaml_or_json(tmp_path, capsys):
 
 
 def test_spec_check_refuses_what_a_backend_would(kfp_spec):
-    from pipeline.kubeflow import spec as spec_lib
-    from pipeline.kubeflow.targets import KFP, VERTEX
-
     spec = json.loads(json.dumps(kfp_spec[1]))
     spec_lib.check(spec, KFP)
     with pytest.raises(spec_lib.SpecError, match="the vertex backend takes 2.0.0 only"):
@@ -382,8 +380,6 @@ def test_stand_in_api_refuses_what_the_real_one_refuses(kfp_spec, vertex_job):
 def test_vertex_submission_builds_the_pipeline_job(vertex_job, monkeypatch, capsys):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import aiplatform
-
-    from pipeline.kubeflow import submit
 
     submitted = []
 

@@ -13,16 +13,12 @@ arrays.
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+import tensorflow as tf
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from trainer.core.config import TrainerConfig  # noqa: E402
-from trainer.training.keras_model import build_keras_model, compile_model  # noqa: E402
+from trainer.core.config import TrainerConfig
+from trainer.training.keras_model import build_keras_model, compile_model
 
 L = 10
 DIMS = {"text": 12, "audio": 6, "video": 4}

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import contextlib  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from trainer.models import (  # noqa: E402
+from trainer.models import (
     AdaptiveFusionHead,
     CrossAttentionBlock,
     CrossModalFusion,

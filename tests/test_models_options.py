@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+import tensorflow as tf
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tests.test_models import BATCH, D_MODEL, DIMS, FF, HEADS, make_model, with_junk  # noqa: E402
-from trainer.models import (  # noqa: E402
+from tests.test_models import BATCH, D_MODEL, DIMS, FF, HEADS, make_model, with_junk
+from trainer.models import (
     ModalityEncoder,
     MSASeqLevelModel,
     PooledFusionModel,

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
+from trainer.core import metric_names
+from trainer.core.config import TrainerConfig
 from trainer.metrics import msa_metrics
 
 NAMES = ("mae", "corr", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7", "acc5",
@@ -274,7 +276,6 @@ def test_keras_metric_runs_inside_an_xla_compiled_step():
 def test_compiled_model_logs_the_metrics_for_validation():
     import tensorflow as tf
 
-    from trainer.core.config import TrainerConfig
     from trainer.training.keras_model import compile_model
 
     rng = np.random.default_rng(0)
@@ -438,7 +439,6 @@ def test_metric_names_are_the_one_list():
     """trainer.core.metric_names names each TFMA class and the key it computes; the EvalConfig,
     the Keras metric and the SmallSlice default follow it."""
     from pipeline import blessing, evaluation
-    from trainer.core import metric_names
     from trainer.metrics import tfma_metrics
 
     for key, class_name in metric_names.TFMA_CLASSES.items():

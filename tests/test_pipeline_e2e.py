@@ -11,6 +11,11 @@ import glob
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import numpy as np
 import tensorflow as tf
@@ -176,12 +181,6 @@ def test_bulk_inferrer_scores_match_the_serving_signature(pipeline_chain, blessi
 
 
 def test_make_tensorboard_serves_the_latest_training_logs(pipeline_chain):
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
     # the folder's newest run: its Trainer's logs are the latest
     first = pipeline_chain["warm"][0]
     printed = re.search(r"training curves: (.*)$", first.console, re.M).group(1)

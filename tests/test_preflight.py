@@ -14,14 +14,12 @@ import sys
 import pytest
 import tensorflow as tf
 
-from msa_data import contract, preflight
+from msa_data import contract, preflight, synth
 from tests.runner_util import REPO, TINY_MODEL_FLAGS
 
 
 @pytest.fixture(scope="module")
 def good_root(tmp_path_factory):
-    from msa_data import synth
-
     root = str(tmp_path_factory.mktemp("preflight_good"))
     synth.generate(root, size="mosi", seed=0, limit_per_split=6, overwrite=True)
     return root

@@ -8,12 +8,15 @@ screenshot is kept as test-artifacts/report.png.
 
 from __future__ import annotations
 
+import base64
+import html as html_lib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -142,7 +145,6 @@ def test_page_renders_in_chromium(cli_run, tmp_path):
     proc = _browser("--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
     match = re.search(r'<pre id="render-probe">(.*?)</pre>', proc.stdout, re.S)
     assert match, proc.stdout[-2000:] + proc.stderr[-2000:]
-    import html as html_lib
 
     result = json.loads(html_lib.unescape(match.group(1)))
     assert result["broken"] == [], result["broken"]
@@ -207,9 +209,6 @@ def test_long_slice_families_are_cut_in_the_console_not_in_the_page():
 
 def test_text_from_the_data_is_escaped_in_the_page_and_its_charts():
     """Slice values and paths are text: escaped once in the page and in every SVG."""
-    import base64
-    import html as html_lib
-    import xml.etree.ElementTree as ET
 
     from reporting import page
 

@@ -8,17 +8,15 @@ inside training, as Ctrl-C would, after or in the middle of an epoch.
 
 from __future__ import annotations
 
-import os
+import types
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tests.test_learnability import DIMS, L, make_split  # noqa: E402
-from trainer.core.config import TrainerConfig  # noqa: E402
-from trainer.training import checkpointing, loop  # noqa: E402
+from tests.test_learnability import DIMS, L, make_split
+from trainer.core.config import TrainerConfig
+from trainer.training import checkpointing, loop
 
 EPOCHS = 4
 
@@ -82,8 +80,6 @@ def test_resumed_training_equals_uninterrupted(splits, tmp_path, monkeypatch, sc
 
 
 def test_resume_folder_is_keyed_by_inputs_and_settings(tmp_path):
-    import types
-
     def args(**changes):
         base = dict(train_files=["t/*"], eval_files=["v/*"], transform_output="g",
                     custom_config={"seed": 0}, train_steps=10,

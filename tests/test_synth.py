@@ -12,10 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from msa_data import contract, synth, synth_features, synth_plan
 
-from msa_data import contract, synth, synth_features, synth_plan  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSV_PATH = os.path.join(REPO, "msa_data", "mosi_opinion_labels.csv")

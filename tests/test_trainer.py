@@ -22,14 +22,13 @@ from msa_data import contract
 from trainer import task
 from trainer.core.config import TrainerConfig
 from trainer.training import data, loop
+from trainer.transform.standalone import transform_splits
 
 _HALF_TYPES = {tf.float16.as_datatype_enum, tf.bfloat16.as_datatype_enum}
 
 
 @pytest.fixture(scope="module")
 def transform_output(tiny_data, tmp_path_factory):
-    from trainer.transform.standalone import transform_splits
-
     work = str(tmp_path_factory.mktemp("tiny_transform"))
     paths = transform_splits(tiny_data, work, TrainerConfig().transform_config())
     return paths["transform_graph"], os.path.dirname(os.path.dirname(paths["train"]))

@@ -10,18 +10,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 import numpy as np
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import configs
+import local_runner
+from pipeline import cli, configs
 from tests.runner_util import (
     TUNE_TRIALS,
     execution_inputs,
     open_store,
     trainer_executions,
 )
+from trainer.core import search_space
+from trainer.core.config import TrainerConfig
 
 
 def _summaries(store):
@@ -67,7 +71,6 @@ def test_tuner_runs_and_the_trainer_trains_with_its_best_hyperparameters(tuned_r
 
 
 def _model(tmp_path, **settings):
-    from trainer.core.config import TrainerConfig
     from trainer.training.keras_model import build_keras_model
 
     config = TrainerConfig(architecture="text_only", num_heads=2, **settings) \
@@ -104,8 +107,6 @@ def test_warm_start_loads_matching_weights_and_refuses_others(tmp_path):
 
 def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_settings(tmp_path):
     from trainer import tuning
-    from trainer.core import search_space
-    from trainer.core.config import TrainerConfig
 
     start = TrainerConfig(num_heads=3, model_dim=48).to_dict()
     custom = search_space.tune_config(start, trials=4, fixed=("learning_rate", "num_heads"))
@@ -128,8 +129,6 @@ def test_search_space_leaves_fixed_flags_alone_and_starts_from_the_given_setting
 
 
 def test_make_report_writes_the_page_with_the_trials(tuned_run):
-    import subprocess
-
     from tests.runner_util import REPO
 
     tuned = tuned_run
@@ -150,9 +149,6 @@ def test_make_report_writes_the_page_with_the_trials(tuned_run):
 
 
 def test_trials_train_for_the_runs_own_budget_unless_told_otherwise():
-    import local_runner
-    from pipeline import cli
-
     def tuning(*flags):
         return cli.tuning_from(local_runner.build_parser().parse_args(list(flags)))
 

@@ -233,7 +233,7 @@ def infer_dataset(requested: Optional[str], path: str, names: Iterable[str] = ()
             return found
     ids = set(video_ids)
     if ids:
-        from msa_data.synth import standard_folds
+        from msa_data.synth_plan import standard_folds
 
         folds = standard_folds()
         hits = {d: len(ids & {v for s in folds[d].values() for v in s}) for d in SOURCE_DATASETS}

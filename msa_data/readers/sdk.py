@@ -42,6 +42,7 @@ from msa_data.readers.base import (
 )
 from msa_data.readers.msa_h5 import open_h5
 from msa_data.readers.sdk_align import FrameAverager, inside
+from msa_data.synth_plan import standard_folds
 
 ROLES = ("text", "audio", "video", "label")
 # Tiers of case-insensitive name fragments per role: the first tier that
@@ -121,7 +122,6 @@ class SdkReader(Reader):
         if not os.path.isdir(self.path):
             raise ReaderError(self.path, None, "a folder of .csd files",
                               "no such folder" if not os.path.exists(self.path) else "a file")
-        from msa_data.synth import standard_folds
 
         names = sorted(glob.glob(os.path.join(self.path, SPLIT_PATTERN)))
         hint = infer_dataset(self.requested_dataset, self.path, names)

@@ -3,6 +3,11 @@
 The runner passes them as the Trainer's ``custom_config`` (a JSON dict), so
 the same values appear in MLMD and in the compiled Kubeflow pipeline.
 
+Each field is declared once, with its help and its check
+(:func:`setting`); the runners' flags are generated from the fields
+(``pipeline/cli.py``: ``--model-dim`` for ``model_dim``), the presets and
+the Tuner's search space name the same fields.
+
 Two presets (:data:`PRESETS`): ``default``, the settings measured best on
 the built-in data (``make bench-model``), and ``seed``, the msa-tf2 seed
 model with its own training script's defaults, kept reproducible.
@@ -11,97 +16,123 @@ model with its own training script's defaults, kept reproducible.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Mapping
+import math
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from msa_data import contract
 
-ARCHITECTURES = ("seq_level", "pooled", "text_only")
-LOSSES = ("mae", "mse", "huber")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-# XLA compilation of the train and validation steps (trainer.training.keras_model.
-# resolve_jit_compile): 'auto' is on only where it was measured to pay off,
-# which so far is nowhere (see there); 'on' forces it.
-JIT_COMPILE = ("auto", "on", "off")
-POOLING = ("mean", "attention")
-OPTIMIZERS = ("adamw", "adam")
-SCHEDULES = ("cosine", "plateau", "constant")
 # Options that only make sense on word-aligned data: 'auto' turns them on
 # when the train split is aligned (checked by the Trainer), off otherwise.
 ALIGNED_OPTION_VALUES = ("auto", "on", "off")
 ALIGNED_OPTIONS = ("shared_positions", "word_fusion")
 
+# The checks a numeric setting can carry (see setting()).
+POSITIVE_INT = "a positive integer"
+POSITIVE = "a number > 0"
+NON_NEGATIVE = "a number >= 0"
+FRACTION = "a value in [0, 1)"
+
+
+def setting(default: Any, help: str, *, choices: Optional[Sequence[Any]] = None,
+            check: Optional[str] = None, aliases: Sequence[str] = (), flag: bool = True):
+    """A TrainerConfig field with what the flags and the checks need.
+
+    ``choices``: the allowed values; ``check``: one of POSITIVE_INT, POSITIVE,
+    NON_NEGATIVE, FRACTION; ``aliases``: older flag names still accepted;
+    ``flag=False``: no generated flag (the runners set it another way).
+    """
+    metadata = {"help": help, "choices": tuple(choices) if choices else None,
+                "check": check, "aliases": tuple(aliases), "flag": flag}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    preset: str = "default"
-    architecture: str = "seq_level"
+    preset: str = setting(
+        "default", "default: the settings measured best (make bench-model); seed: the msa-tf2 "
+        "seed model with its training script's defaults", choices=("default", "seed"),
+        flag=False)
+    architecture: str = setting(
+        "seq_level", "seq_level, or a baseline: pooled (late fusion of pooled modalities) or "
+        "text_only", choices=("seq_level", "pooled", "text_only"))
     # model (MSASeqLevelModel arguments; the baselines use what applies)
-    model_dim: int = 16
-    num_heads: int = 4
-    ff_dim: int = 32
-    n_layers_mod: int = 1
-    n_layers_fuse: int = 1
-    bidirectional_fusion: bool = False
-    pooling_method: str = "mean"
-    dropout_rate: float = 0.5
-    shared_positions: str = "off"
-    word_fusion: str = "auto"
-    word_fusion_channels: int = 1
-    causal: bool = False
-    # data shape, shared with Transform
-    dims: Dict[str, int] = dataclasses.field(default_factory=lambda: dict(contract.DEFAULT_DIMS))
-    max_lens: Dict[str, int] = dataclasses.field(
-        default_factory=lambda: {"text": 50, "audio": 50, "video": 50})
+    model_dim: int = setting(16, "width of every encoder and fusion layer", check=POSITIVE_INT)
+    num_heads: int = setting(4, "attention heads (model-dim must be a multiple)",
+                             check=POSITIVE_INT)
+    ff_dim: int = setting(32, "feed-forward width inside each transformer layer",
+                          check=POSITIVE_INT)
+    n_layers_mod: int = setting(1, "transformer layers per modality", check=POSITIVE_INT,
+                                aliases=("layers",))
+    n_layers_fuse: int = setting(1, "cross-attention fusion layers", check=POSITIVE_INT,
+                                 aliases=("fusion_layers",))
+    bidirectional_fusion: bool = setting(False, "also audio/video <- text",
+                                         aliases=("bidirectional",))
+    pooling_method: str = setting("mean", "how each sequence is pooled",
+                                  choices=("mean", "attention"), aliases=("pooling",))
+    dropout_rate: float = setting(0.5, "dropout everywhere in the model", check=FRACTION,
+                                  aliases=("dropout",))
+    shared_positions: str = setting(
+        "off", "one positional table for all modalities (word-aligned data)",
+        choices=ALIGNED_OPTION_VALUES)
+    word_fusion: str = setting(
+        "auto", "word-level fusion path for word-aligned data; auto: on when the train split "
+        "is aligned", choices=ALIGNED_OPTION_VALUES)
+    word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
+                                        check=POSITIVE_INT)
+    causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
+                           "look-ahead mask)")
+    # data shape, shared with Transform (set by --text-dim and --max-lens)
+    dims: Dict[str, int] = setting(dict(contract.DEFAULT_DIMS), "feature width per modality",
+                                   flag=False)
+    max_lens: Dict[str, int] = setting({"text": 50, "audio": 50, "video": 50},
+                                       "frames kept per modality", flag=False)
     # optimisation
-    batch_size: int = 32
-    optimizer: str = "adamw"
-    learning_rate: float = 3e-3
-    weight_decay: float = 1e-4
-    lr_schedule: str = "cosine"
-    warmup_fraction: float = 0.05
-    clip_norm: float = 1.0
-    loss: str = "huber"
-    early_stopping_patience: int = 20
-    early_stopping_min_delta: float = 1e-3
-    plateau_factor: float = 0.5
-    plateau_patience: int = 7
-    min_learning_rate: float = 1e-6
-    mixed_precision: str = "auto"
-    jit_compile: str = "auto"
-    seed: int = 0
-    # start from the latest blessed model's weights (trainer/training/warm_start.py)
-    warm_start: bool = False
+    batch_size: int = setting(32, "examples per optimizer step", check=POSITIVE_INT)
+    optimizer: str = setting("adamw", "adamw (decoupled weight decay) or adam",
+                             choices=("adamw", "adam"))
+    learning_rate: float = setting(3e-3, "peak learning rate", check=POSITIVE)
+    weight_decay: float = setting(1e-4, "AdamW decoupled weight decay (adam: 0)",
+                                  check=NON_NEGATIVE)
+    lr_schedule: str = setting("cosine", "cosine: warmup, then cosine decay to 0; plateau: "
+                               "lower it on a validation plateau; constant",
+                               choices=("cosine", "plateau", "constant"))
+    warmup_fraction: float = setting(0.05, "share of the steps spent warming up",
+                                     check=FRACTION)
+    clip_norm: float = setting(1.0, "global gradient-norm clipping, 0 = off", check=NON_NEGATIVE)
+    loss: str = setting("huber", "training loss", choices=("mae", "mse", "huber"))
+    early_stopping_patience: int = setting(20, "early-stopping patience in epochs",
+                                           check=POSITIVE_INT, aliases=("patience",))
+    early_stopping_min_delta: float = setting(
+        1e-3, "smallest validation-loss drop that counts as an improvement", check=NON_NEGATIVE,
+        aliases=("min_delta",))
+    plateau_factor: float = setting(0.5, "with --lr-schedule plateau: the learning rate's "
+                                    "factor on a plateau", check=FRACTION)
+    plateau_patience: int = setting(7, "with --lr-schedule plateau: epochs without improvement "
+                                    "before the factor applies", check=POSITIVE_INT)
+    min_learning_rate: float = setting(1e-6, "with --lr-schedule plateau: the lowest learning "
+                                       "rate", check=NON_NEGATIVE)
+    mixed_precision: str = setting(
+        "auto", "auto: mixed_float16 on a GPU, else float32",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    # XLA pays off nowhere it was measured (make bench-xla: on an idle CPU host
+    # at most 10% faster per step, and compiling costs 15-35 s more than the
+    # default budget saves; GPUs not measured), so it is off unless asked for.
+    jit_compile: str = setting("off", "compile the train and validation steps with XLA "
+                               "(make bench-xla measures whether it pays off)",
+                               choices=("on", "off"))
+    seed: int = setting(0, "seeds the weights, dropout and the data order")
+    warm_start: bool = setting(False, "start training from the latest blessed model's weights "
+                               "when its architecture matches (else one line says so and "
+                               "training starts fresh)")
 
     def __post_init__(self):
-        _check_choice("preset", self.preset, PRESETS)
-        _check_choice("architecture", self.architecture, ARCHITECTURES)
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
-        _check_choice("jit_compile", self.jit_compile, JIT_COMPILE)
-        _check_choice("pooling_method", self.pooling_method, POOLING)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("lr_schedule", self.lr_schedule, SCHEDULES)
-        for name in ALIGNED_OPTIONS:
-            _check_choice(name, getattr(self, name), ALIGNED_OPTION_VALUES)
-        for name in ("model_dim", "num_heads", "ff_dim", "n_layers_mod", "n_layers_fuse",
-                     "batch_size", "word_fusion_channels", "early_stopping_patience",
-                     "plateau_patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for field in dataclasses.fields(self):
+            _check(field, getattr(self, field.name))
         if self.model_dim % self.num_heads:
             raise ValueError(f"model_dim: expected a multiple of num_heads={self.num_heads}, "
                              f"got {self.model_dim}")
-        _check_range("dropout_rate", self.dropout_rate, 0.0, 1.0, "[0, 1)")
-        _check_range("warmup_fraction", self.warmup_fraction, 0.0, 1.0, "[0, 1)")
-        _check_range("plateau_factor", self.plateau_factor, 0.0, 1.0, "[0, 1)")
-        for name in ("learning_rate",):
-            if not _finite(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ValueError(f"{name}: expected a number > 0, got {getattr(self, name)!r}")
-        for name in ("weight_decay", "clip_norm", "early_stopping_min_delta",
-                     "min_learning_rate"):
-            if not _finite(getattr(self, name)) or getattr(self, name) < 0:
-                raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
         if self.optimizer == "adam" and self.weight_decay:
             raise ValueError("weight_decay: Adam has none; expected 0 or optimizer 'adamw', "
                              f"got {self.weight_decay}")
@@ -122,7 +153,8 @@ class TrainerConfig:
     @classmethod
     def from_preset(cls, preset: str = "default", **overrides) -> "TrainerConfig":
         """The preset's settings with ``overrides`` on top."""
-        _check_choice("preset", preset, PRESETS)
+        if preset not in PRESETS:
+            raise ValueError(f"preset: expected one of {list(PRESETS)}, got {preset!r}")
         return cls(**{**PRESETS[preset], "preset": preset, **overrides})
 
     def to_dict(self) -> Dict[str, Any]:
@@ -206,16 +238,32 @@ SEED_EPOCHS = 100
 PRESETS: Dict[str, Dict[str, Any]] = {"default": {}, "seed": SEED_PRESET}
 
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and value == value and abs(value) != float("inf")
+def _check(field: dataclasses.Field, value: Any) -> None:
+    """Raises ValueError, naming the field, when ``value`` breaks its declared check."""
+    choices, check = field.metadata.get("choices"), field.metadata.get("check")
+    if choices and (isinstance(value, bool) or value not in choices):
+        raise ValueError(f"{field.name}: expected one of {list(choices)}, got {value!r}")
+    if field.type in ("bool", bool) and not isinstance(value, bool):
+        raise ValueError(f"{field.name}: expected true or false, got {value!r}")
+    if not check:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+    ok = number and {
+        POSITIVE_INT: lambda v: isinstance(v, int) and v >= 1,
+        POSITIVE: lambda v: v > 0,
+        NON_NEGATIVE: lambda v: v >= 0,
+        FRACTION: lambda v: 0 <= v < 1,
+    }[check](value)
+    if not ok:
+        raise ValueError(f"{field.name}: expected {check}, got {value!r}")
 
 
-def _check_range(name: str, value, low: float, high: float, text: str) -> None:
-    if not _finite(value) or not low <= value < high:
-        raise ValueError(f"{name}: expected a value in {text}, got {value!r}")
+def _check_preset(name: str, values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainerConfig)})
+    if unknown:
+        raise ValueError(f"preset {name!r}: unknown setting(s) {unknown}")
 
 
-def _check_choice(name: str, value: str, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+for _name, _values in PRESETS.items():
+    _check_preset(_name, _values)

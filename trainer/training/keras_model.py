@@ -47,35 +47,14 @@ def build_keras_model(config: TrainerConfig, policy: str = "float32") -> tf.kera
     return StepsWithoutAutograph(inputs=inputs, outputs=output, name="msa_pipeline_model")
 
 
-def resolve_jit_compile(setting: str) -> bool:
-    """``--jit-compile`` auto|on|off -> whether Keras compiles its steps with XLA.
-
-    ``auto`` would be on where XLA was measured to pay off; so far that is
-    nowhere, so ``auto`` is off (``make bench-xla``, default model, batch
-    32, float32, 2 CPU cores): on an idle host the XLA train step is at most
-    10% faster (1.01-1.12x, e.g. 33.1 vs 30.1 ms/step; seed preset 75 vs 74
-    ms) while compiling it costs 14-15 s more (seed preset 34 s) before the
-    first step, plus the validation steps' compilation: about 4,600 steps
-    to repay, more than the default budget (2,400). XLA was 1.36-1.59x
-    faster only while another process kept a core busy (a CI run: 51 vs 35
-    ms/step; a spinning process: 52 vs 38), not the Trainer's usual
-    situation. GPUs and mixed precision were not measured: off there too.
-    ``on`` forces XLA; training under it is deterministic (same seed, same
-    weights: tests/test_training_recipe.py), but gives other weights than
-    without it (other fusions and rounding).
-    """
-    if setting not in ("auto", "on", "off"):
-        raise ValueError(f"--jit-compile: expected auto, on or off, got {setting!r}")
-    return setting == "on"
-
-
 def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
                   total_steps: int) -> None:
     """Loss, optimizer (trainer.training.optimization), the streamed MSA metrics, and XLA.
 
-    With ``config.jit_compile`` resolved to on (:func:`resolve_jit_compile`),
-    Keras compiles the train, validation and predict steps with XLA
-    (``model.jit_compile`` says which it is). Only training is affected: the
+    With ``config.jit_compile`` on, Keras compiles the train, validation and
+    predict steps with XLA (``model.jit_compile`` says which it is); training
+    under it is deterministic too, but gives other weights than without it
+    (other fusions and rounding). Only training is affected: the
     serving model is a fresh float32 twin (trainer/export.py), never compiled.
     """
     losses = {
@@ -91,7 +70,7 @@ def compile_model(model: tf.keras.Model, config: TrainerConfig, policy: str,
         # mae, corr, acc2_has0/non0, f1_has0/non0, acc7, acc5: the Evaluator's
         # definitions (trainer.metrics.msa_metrics), streamed over the whole split.
         metrics=[MSAMetrics()],
-        jit_compile=resolve_jit_compile(config.jit_compile),
+        jit_compile=config.jit_compile == "on",
     )
     # Its slots exist before fit's first trace: a tf.function that creates
     # variables while tracing is traced a second time, and the train step is

@@ -1,0 +1,244 @@
+"""One run of the pipeline on this machine, step by step (``local_runner.py``).
+
+The runner parses the flags and holds the output folder; this module does
+the rest, in this order:
+
+1. :func:`checked_settings`: every flag checked, nothing read or imported;
+2. :func:`resolve_source` or :func:`resolve_data_root` (with
+   :func:`check_files`): the data, checked before TFX is imported;
+3. :func:`recover`: what an earlier, stopped run left is closed in MLMD;
+4. ``create_pipeline`` on LocalDagRunner, under :class:`InterruptSignal`
+   (a stop becomes one line, :func:`interrupted`);
+5. the evaluation summary and where to look next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shlex
+import signal
+import time
+import traceback
+from typing import List, Tuple
+
+from msa_data import contract, preflight
+from pipeline import blessing, cli, configs, tensorboard
+from pipeline import console as console_lib
+from trainer.core.config import TrainerConfig
+
+EXIT_INTERRUPTED = 130
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """The Tuner's settings: ``trials`` 0 means no Tuner."""
+
+    trials: int
+    steps: int
+    fixed: Tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting the flags give, checked before the output folder is touched."""
+
+    trainer_config: TrainerConfig
+    train_steps: int
+    tuning: Tuning
+    evaluation: blessing.BlessingSettings
+    beam: List[str]
+
+
+def checked_settings(args) -> Settings:
+    """The run's settings from its flags; raises ValueError naming a bad flag.
+
+    Flags only: no file is read and nothing heavy is imported, so a typo is
+    answered at once and leaves no output folder behind.
+    """
+    if args.source and args.data_root:
+        raise ValueError("--source and --data-root: expected one of them, found both")
+    return Settings(trainer_config=cli.trainer_config_from(args),
+                    train_steps=cli.train_steps_from(args), tuning=Tuning(*cli.tuning_from(args)),
+                    evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
+
+
+def resolve_data_root(args, console) -> str:
+    """The data to run on; generates the built-in data when none was given."""
+    if args.data_root:
+        root = os.path.abspath(args.data_root)
+        if not os.path.isdir(root):
+            raise SystemExit(f"error: --data-root {root}: no such folder; expected "
+                             "train/valid/test .tfrecord files in the data contract")
+        missing = contract.missing_splits(root)
+        if missing:
+            raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
+                             "expected <split>.tfrecord* for train, valid and test")
+        check_files(root, console)
+        return root
+    root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
+        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+    if contract.missing_splits(root):
+        from msa_data import synth
+
+        console.write(f"generating built-in {args.synth_size} data in {root}\n")
+        synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
+    return root
+
+
+def check_files(root: str, console) -> None:
+    """Reads every split file once, so a bad one stops the run before any component."""
+
+    try:
+        found = preflight.check_data_root(root)
+    except preflight.DataFileError as err:
+        raise SystemExit(f"error: --data-root: {err}") from None
+    console.write("data files checked: " + ", ".join(
+        f"{split} {examples} examples" for split, (_, examples) in found.items()) + "\n")
+
+
+def resolve_source(args, console):
+    """Checks ``--source`` up front; returns ``(source, options, dims)`` from the reader."""
+    try:
+        source, options, dims, summary = cli.inspect_source(
+            args.source, args.source_dataset, args.source_unaligned)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    console.write(summary + "\n")
+    return source, options, dims
+
+
+class InterruptSignal:
+    """Turns SIGINT and SIGTERM into KeyboardInterrupt, and remembers which came.
+
+    The exception can surface as another one (library code that cleans up
+    on its way out may raise its own), so the run asks :attr:`received`
+    rather than trusting the exception type.
+    """
+
+    def __init__(self):
+        self.received = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        raise KeyboardInterrupt(self.received)
+
+
+def recover(output_dir: str, stale, console) -> None:
+    """Says what an earlier, unfinished run left behind, and closes it in MLMD."""
+    from pipeline import recovery
+
+    if stale:
+        console.write(f"an earlier run (pid {stale.get('pid')}, started "
+                      f"{stale.get('started')}) stopped before it finished; resuming from "
+                      "the components it completed\n")
+    closed = recovery.close_interrupted_executions(
+        configs.metadata_path(output_dir), "its run stopped before the component finished")
+    if closed:
+        console.write(f"marked {len(closed)} unfinished execution(s) of an earlier run as "
+                      f"canceled in ML Metadata: {', '.join(closed)}\n")
+
+
+def interrupted(signame: str, component, output_dir: str, served_before, console) -> int:
+    """One line for a stopped run; its unfinished executions are closed in MLMD."""
+    from components import msa_pusher
+    from pipeline import recovery
+
+    recovery.close_interrupted_executions(configs.metadata_path(output_dir),
+                                          f"interrupted ({signame})")
+    new = sorted(set(msa_pusher.versions(configs.serving_dir(output_dir))) - set(served_before))
+    pushed = f"version {new[-1]} had been pushed, complete" if new else "nothing was pushed"
+    console.write(f"interrupted ({signame}) while {component or 'the pipeline'} was running; "
+                  f"{pushed}; rerun the same command to resume from the finished "
+                  "components\n")
+    return EXIT_INTERRUPTED
+
+
+def training_logs_line(output_dir: str) -> str:
+    """The command that opens this run's training curves in TensorBoard."""
+
+    try:
+        logdir = tensorboard.latest_logs(output_dir)
+    except LookupError:
+        return ""
+    return f"  training curves: {shlex.join(tensorboard.command(logdir))}\n"
+
+
+def run(args, settings: Settings, output_dir: str, stale) -> int:
+    """The run itself, with the output folder held (exit code)."""
+    log_path = os.path.join(output_dir, "run.log")
+
+    start = time.perf_counter()
+    interrupt = InterruptSignal()
+    interrupt.install()
+    # Everything heavy is imported inside: their import-time warnings go to the log.
+    with console_lib.quiet_libraries(log_path, args.verbose) as (console, progress):
+        config = settings.trainer_config
+        source = source_options = None
+        try:  # the data is checked before anything imports TFX
+            if args.source:  # the source's dims replace --text-dim and the defaults
+                source, source_options, dims = resolve_source(args, console)
+                config = dataclasses.replace(config, dims=dims)
+            data_root = None if source else resolve_data_root(args, console)
+        except SystemExit as err:
+            console.write(f"{err}\n")
+            if stale:  # the lock it took over still says a run was killed: close its work
+                recover(output_dir, stale, console)
+            return 2
+        recover(output_dir, stale, console)
+        from tfx import v1 as tfx
+
+        from components import msa_pusher
+        from pipeline import failures
+        from pipeline.pipeline import create_pipeline
+
+        console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
+                      f"outputs {output_dir} (library log: {log_path})\n")
+        serving_dir = configs.serving_dir(output_dir)
+        served_before = msa_pusher.versions(serving_dir)
+        try:
+            pipeline = create_pipeline(
+                pipeline_name=configs.PIPELINE_NAME,
+                pipeline_root=configs.pipeline_root(output_dir),
+                data_root=data_root,
+                schema_path=configs.SCHEMA_PATH,
+                serving_dir=serving_dir,
+                trainer_config=config,
+                train_steps=settings.train_steps,
+                mae_change_tolerance=settings.evaluation.mae_tolerance,
+                corr_floor=settings.evaluation.corr_floor,
+                min_slice_size=settings.evaluation.min_slice_size,
+                metadata_connection_config=tfx.orchestration.metadata
+                .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
+                beam_pipeline_args=settings.beam,
+                enable_cache=not args.no_cache,
+                source=source,
+                source_options=source_options,
+                tune_trials=settings.tuning.trials,
+                tune_steps=settings.tuning.steps,
+                tune_fixed=settings.tuning.fixed,
+            )
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except (KeyboardInterrupt, Exception) as err:
+            logging.error("pipeline stopped:\n%s", traceback.format_exc())
+            if interrupt.received or isinstance(err, KeyboardInterrupt):
+                return interrupted(interrupt.received or "SIGINT", progress.current,
+                                   output_dir, served_before, console)
+            console.write(f"error: {failures.failure_reason(err)}\n"
+                          f"(full traceback in {log_path}; nothing was pushed)\n")
+            return 1
+        console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
+        from reporting import report  # the same tables as msa-report
+
+        try:
+            console.write(report.summary(report.load(output_dir, predictions=False)))
+        except LookupError as err:
+            console.write(f"  no evaluation to summarise: {err}\n")
+        console.write(f"  charts and all slices: msa-report --output-dir {output_dir}\n")
+        console.write(training_logs_line(output_dir))
+    return 0
