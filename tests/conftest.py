@@ -7,74 +7,99 @@ carries a chain of five runs (first run, unchanged rerun, worse model,
 better model, warm start), each test reading the runs it is about.
 """
 
+import ast
+import functools
 import os
+from typing import Optional
+
+import pytest
+
+from msa_data import synth
+from tests.runner_util import run_local_runner
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
-
-from msa_data import synth
-from tests.runner_util import run_local_runner  # noqa: E402
-
-# Tests that need a whole pipeline run (these session fixtures, or one of
-# their own) are marked slow: `make test-fast` leaves them out while
-# developing; `make test` runs everything.
-PIPELINE_FIXTURES = {"pipeline_chain", "tuned_run", "cli_run", "source_run"}
-# Modules whose tests start their own pipeline runs, long training loops, or
-# compile the Kubeflow pipeline in subprocesses. Single tests that start the
-# runner carry @pytest.mark.slow themselves.
-SLOW_MODULES = {"test_faults", "test_interrupt", "test_learnability", "test_resume", "test_trainer",
-                "test_kubeflow", "test_kfp_conformance", "test_vertex_conformance"}
+# The session fixtures below that run whole pipelines. A test that uses one
+# (directly or through another fixture) is marked slow: `make test-fast`
+# leaves it out while developing; `make test` runs everything. Modules that
+# are slow for other reasons (their own runs, long training loops) say so
+# themselves: `pytestmark = pytest.mark.slow`.
+PIPELINE_RUNS = ("pipeline_chain", "tuned_run")
 
 
-# `make test` spreads the tests over pytest-xdist workers. Session fixtures
-# live once per worker, so the modules that share a pipeline fixture form one
-# work unit, sent whole to one worker: its runs happen once. (By module, not
-# xdist_group marks: pytest 9 ignores the node ids xdist 3.8 rewrites for
-# --dist loadgroup.) Modules whose module-scoped fixture is expensive are
-# units too: split over the workers, each worker that ran one of their tests
-# built the fixture again (test_trainer's tf.Transform run, test_preprocessing's,
-# test_kubeflow's compilation: ~50 s of repeats a suite). Every other test is a
-# unit of its own.
-MODULE_GROUPS = {"test_pipeline_e2e": "chain", "test_blessing": "chain", "test_report": "chain",
-                 "test_faults": "chain", "test_tuning": "tuned",
-                 "test_convert_pipeline": "source", "test_trainer": "trainer",
-                 "test_preprocessing": "preprocessing", "test_kubeflow": "kubeflow",
-                 "test_kfp_conformance": "kfp_conformance",
-                 "test_vertex_conformance": "vertex_conformance"}
-FIXTURE_GROUPS = {"pipeline_chain": "chain", "cli_run": "chain", "tuned_run": "tuned",
-                  "source_run": "source"}
-
-
-def _module(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+# `make test` spreads the tests over pytest-xdist workers. A session fixture
+# lives once per worker, so every module that uses one pipeline fixture goes,
+# whole, to one worker (a work unit named after the fixture): its runs happen
+# once. A module whose module-scoped fixture is expensive (a tf.Transform run,
+# the Kubeflow compilation) marks itself `one_worker`, and is a unit of its
+# own: pytest tears module fixtures down when a worker moves to another
+# module, so a spread module rebuilds its fixture once per switch. Every
+# other test is a unit of its own. (Decided from the module's source: the
+# scheduler sees node ids only. Not xdist_group marks: pytest 9 ignores the
+# node ids xdist 3.8 rewrites for --dist loadgroup.)
+@functools.lru_cache(maxsize=None)
+def work_unit(path: str) -> Optional[str]:
+    """The unit a test module's tests share, or None (each test on its own)."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    used = {arg.arg for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for arg in node.args.args}
+    runs = [name for name in PIPELINE_RUNS if name in used]
+    if len(runs) > 1:
+        raise pytest.UsageError(f"{path} uses {runs}: one pipeline fixture per module, or "
+                                "both fixtures' runs happen on one worker")
+    if runs:
+        return runs[0]
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets) \
+                and "one_worker" in ast.unparse(node.value):
+            return os.path.basename(path)
+    return None
 
 
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
-    class FixtureGroupScheduling(LoadScopeScheduling):
+    root = str(config.rootpath)
+
+    class WorkUnitScheduling(LoadScopeScheduling):
         """Largest units first (xdist's default reordering), so the chain starts at once."""
 
         def _split_scope(self, nodeid):
-            return MODULE_GROUPS.get(_module(nodeid), nodeid)
+            return work_unit(os.path.join(root, nodeid.split("::", 1)[0])) or nodeid
 
-    return FixtureGroupScheduling(config, log)
+    return WorkUnitScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        module = _module(item.nodeid)
         fixtures = set(getattr(item, "fixturenames", ()))
-        if module in SLOW_MODULES or PIPELINE_FIXTURES & fixtures:
+        runs = fixtures.intersection(PIPELINE_RUNS)
+        if runs:
             item.add_marker(pytest.mark.slow)
-        for fixture in fixtures & FIXTURE_GROUPS.keys():
-            if MODULE_GROUPS.get(module) != FIXTURE_GROUPS[fixture]:
+            unit = work_unit(str(item.path))
+            if unit not in runs:  # e.g. a fixture reached in a way the scan does not see
                 raise pytest.UsageError(
-                    f"{item.nodeid} uses {fixture}: list {module} under "
-                    f"{FIXTURE_GROUPS[fixture]!r} in tests/conftest.py MODULE_GROUPS, or "
-                    "its worker runs that fixture's pipeline runs again")
+                    f"{item.nodeid} uses {sorted(runs)}, but its module is not scheduled "
+                    "with it; take the fixture as a test or fixture argument in that module")
+
+
+@pytest.fixture
+def rng():
+    """A numpy generator seeded the same for every test."""
+    import numpy as np
+
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tf_seed():
+    """TensorFlow's, numpy's and Python's seeds at 0 (Keras initializers, dropout)."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,8 @@ import pytest
 from components import msa_pusher
 from pipeline import blessing, configs, results
 from reporting import report
+from tests.metric_reference import assert_matches, reference
 from tests.runner_util import REPO, file_digest
-from tests.test_msa_metrics import assert_matches, reference
 
 TOL = blessing.MAE_CHANGE_TOLERANCE
 # A verdict must not hinge on less than this much MAE either side of the bound.

@@ -23,6 +23,8 @@ from tests.runner_util import (
     run_log,
 )
 
+pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
+
 
 def _one_error_line(outcome, *fragments):
     lines = [ln for ln in outcome.console.splitlines() if ln.strip()]

@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pipeline import configs, recovery
 from tests.runner_util import REPO, TINY_MODEL_FLAGS
+
+pytestmark = pytest.mark.slow
 
 
 def test_ctrl_c_names_the_component_and_leaves_mlmd_clean(tiny_data, tmp_path):

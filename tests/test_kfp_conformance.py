@@ -25,28 +25,15 @@ import os
 
 import pytest
 
-import kubeflow_runner
-from msa_data import synth
+from tests.kfp_conformance.compile import compile_spec, tiny_data
 from tests.kfp_conformance.kfp import Kfp
-from tests.runner_util import REPO, TFX_SELF_PACKAGING
+from tests.runner_util import TFX_SELF_PACKAGING
 
-FLAGS = ["--train-steps", "20", "--model-dim", "16", "--num-heads", "2", "--batch-size", "16"]
+pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
+
 TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
          "ExampleValidator", "DataGate", "Transform", "Trainer", "latest_pushed_model",
          "Evaluator", "BulkInferrer", "Pusher"}
-
-
-def compile_spec(path, pipeline_root, data_root, target="kfp"):
-    code = kubeflow_runner.main([
-        "--target", target, "--image", "registry.example/msa-tfx:test",
-        "--pipeline-root", pipeline_root, "--data-root", data_root, "--output", path,
-        "--schema-path", os.path.join(REPO, "schema", "schema.pbtxt"), *FLAGS])
-    assert code == 0
-
-
-def tiny_data(root, seed=0):
-    synth.generate(root, size="mosi", seed=seed, limit_per_split=40, overwrite=True)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,8 @@ from tests.kfp_conformance.common import ConformanceError
 from tests.runner_util import REPO
 from trainer.core.config import TrainerConfig
 
+pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
+
 IMAGE = "registry.example/msa-tfx:test"
 BEAM_PASSTHROUGH = ["--project=my-project", "--region=europe-west4",
                     "--temp_location=gs://bucket/tmp"]

@@ -17,37 +17,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learnability_data import DIMS, L, make_split
 from trainer.core.config import TrainerConfig
 from trainer.training.keras_model import build_keras_model, compile_model
 
-L = 10
-DIMS = {"text": 12, "audio": 6, "video": 4}
+pytestmark = pytest.mark.slow
+
 STEPS = 700
 BATCH = 32
 # The default must beat pooled by at least this factor of test MAE.
 MARGIN = 0.6
-
-
-def make_split(rng, n, u):
-    lengths = rng.integers(4, L + 1, size=n)
-    mask = np.arange(L)[None, :] < lengths[:, None]
-    text = rng.normal(0.0, 0.5, size=(n, L, DIMS["text"]))
-    text -= (text @ u)[..., None] * u  # noise orthogonal to u
-    c = np.zeros((n, L))
-    for i, length in enumerate(lengths):
-        pos = rng.choice(length, size=2, replace=False)
-        c[i, pos] = rng.normal(0.0, 1.0, size=2)
-    text += c[..., None] * u
-    cue = rng.random((n, L)) < 0.5
-    audio = rng.normal(size=(n, L, DIMS["audio"]))
-    audio[..., :2] = np.where(cue, 2.0, -2.0)[..., None] + 0.1 * rng.normal(size=(n, L, 2))
-    video = rng.normal(size=(n, L, DIMS["video"]))
-    label = (c * np.where(cue, 1.0, -1.0)).sum(axis=1) + rng.normal(0.0, 0.1, size=n)
-    features = {"text": text, "audio": audio, "video": video}
-    features = {k: (v * mask[..., None]).astype("float32") for k, v in features.items()}
-    for m in DIMS:
-        features[f"{m}_mask"] = mask.astype("int64")
-    return features, label.astype("float32")
 
 
 @pytest.fixture(scope="module")

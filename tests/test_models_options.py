@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_models import BATCH, D_MODEL, DIMS, FF, HEADS, make_model, with_junk
+from tests.model_helpers import BATCH, D_MODEL, DIMS, FF, HEADS, make_model, with_junk
 from trainer.models import (
     ModalityEncoder,
     MSASeqLevelModel,
@@ -18,17 +18,9 @@ from trainer.models import (
     create_look_ahead_mask,
 )
 
+pytestmark = pytest.mark.usefixtures("tf_seed")  # every test starts from seed 0
+
 L = 8
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    tf.keras.utils.set_random_seed(0)
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
 
 
 def aligned_batch(rng, length=L, empty_example=3):

@@ -15,6 +15,8 @@ from msa_data import contract
 from trainer.core import features
 from trainer.transform import preprocessing
 
+pytestmark = pytest.mark.one_worker
+
 DIMS = {"text": 3, "audio": 2, "video": 2}
 MAX_LENS = {"text": 4, "audio": 3, "video": 5}
 

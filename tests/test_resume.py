@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_learnability import DIMS, L, make_split
+from tests.learnability_data import DIMS, L, make_split
 from trainer.core.config import TrainerConfig
 from trainer.training import checkpointing, loop
+
+pytestmark = pytest.mark.slow
 
 EPOCHS = 4
 

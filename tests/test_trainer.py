@@ -24,6 +24,8 @@ from trainer.core.config import TrainerConfig
 from trainer.training import data, loop
 from trainer.transform.standalone import transform_splits
 
+pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
+
 _HALF_TYPES = {tf.float16.as_datatype_enum, tf.bfloat16.as_datatype_enum}
 
 

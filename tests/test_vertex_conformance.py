@@ -12,9 +12,11 @@ import os
 
 import pytest
 
+from tests.kfp_conformance.compile import compile_spec, tiny_data
 from tests.kfp_conformance.vertex import Vertex
 from tests.runner_util import TFX_SELF_PACKAGING
-from tests.test_kfp_conformance import compile_spec, tiny_data
+
+pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
 
 RESOLVERS = ("latest_blessed_model_resolver-model-blessing-resolver",
              "latest_blessed_model_resolver-model-resolver")
