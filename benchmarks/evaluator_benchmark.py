@@ -30,13 +30,13 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from benchmarks import pipeline_run
 from msa_data import contract, synth
 from pipeline import configs
 from trainer import keras_choice
@@ -59,19 +59,15 @@ def trained_model(output_dir: str, pipeline_output, train_examples: int, train_s
         if not os.path.exists(os.path.join(data, synth.NOISE_FLOOR_FILE)):
             synth.generate(data, size="mosi", seed=0, limit_per_split=train_examples,
                            overwrite=True)
-        proc = subprocess.run(
-            [sys.executable, os.path.join(configs.REPO_ROOT, "local_runner.py"),
-             "--data-root", data, "--output-dir", pipeline_output,
-             "--train-steps", str(train_steps)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"pipeline run failed:\n{proc.stdout}\n{proc.stderr}")
+        pipeline_run.launch(["--data-root", data, "--train-steps", str(train_steps)],
+                            pipeline_output)
     store = results.open_store(configs.metadata_path(pipeline_output))
-    models = store.get_artifacts_by_type("Model")
-    if not models:
+    model = results.newest_artifact(store, "Model")
+    if model is None:
         raise SystemExit(f"no trained model in {pipeline_output}")
     from tfx.utils import path_utils
 
-    return path_utils.serving_model_path(max(models, key=lambda a: a.id).uri)
+    return path_utils.serving_model_path(model.uri)
 
 
 def eval_data(output_dir: str, size: str) -> tuple:

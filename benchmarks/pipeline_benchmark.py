@@ -19,15 +19,13 @@ import argparse
 import glob
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
 
+from benchmarks import pipeline_run
 from pipeline import configs
 from trainer import keras_choice
 from trainer.core.config import TrainerConfig
@@ -36,23 +34,6 @@ keras_choice.use_tf_keras()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The figures are the output; library deprecation chatter is not.
 warnings.filterwarnings("ignore")
-
-_COMPONENT_LINE = re.compile(r"^\s+(\S+)\s+(done|cached)\s+([\d.]+) s$")
-
-
-def run_pipeline(output_dir: str, extra_args) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, os.path.join(configs.REPO_ROOT, "local_runner.py"),
-         "--output-dir", output_dir, *extra_args],
-        capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"pipeline run failed:\n{proc.stdout}\n{proc.stderr}")
-    components = {m.group(1): float(m.group(3))
-                  for m in map(_COMPONENT_LINE.match, proc.stdout.splitlines()) if m}
-    return {"wall_seconds": round(wall, 1), "components": components, "console": proc.stdout}
-
 
 def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     """Same model, same transformed train split, plain Keras fit on numpy arrays."""
@@ -66,9 +47,8 @@ def plain_keras_throughput(output_dir: str, summary: dict, epochs: int) -> dict:
     from trainer.training.keras_model import build_keras_model, compile_model
 
     store = results.open_store(configs.metadata_path(output_dir))
-    graph = max(store.get_artifacts_by_type("TransformGraph"), key=lambda a: a.id).uri
-    examples = max((a for a in store.get_artifacts_by_type("Examples") if "/Transform/" in a.uri),
-                   key=lambda a: a.id).uri
+    graph = results.newest_artifact(store, "TransformGraph").uri
+    examples = results.newest_artifact(store, "Examples", lambda a: "/Transform/" in a.uri).uri
     ds = data.read_split(os.path.join(examples, "Split-train", "*"), tft.TFTransformOutput(graph))
     features, labels = {}, []
     for x, y in ds.batch(1024):
@@ -104,7 +84,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: --output-dir {output_dir} is not empty; the benchmark "
                          "measures a run from scratch")
 
-    run = run_pipeline(output_dir, args.runner_args)
+    run = pipeline_run.launch(args.runner_args, output_dir)
     summary = json.load(open(glob.glob(os.path.join(
         configs.pipeline_root(output_dir), "Trainer", "model_run", "*", "training_summary.json"))[0]))
     plain = plain_keras_throughput(output_dir, summary, args.plain_epochs)
@@ -116,8 +96,8 @@ def main(argv=None) -> int:
     floor = json.load(open(floor_path)) if os.path.exists(floor_path) else {}
 
     report = {
-        "make_run_wall_seconds": run["wall_seconds"],
-        "components_seconds": run["components"],
+        "make_run_wall_seconds": run.wall_seconds,
+        "components_seconds": run.component_seconds(),
         "trainer_examples_per_sec_pipeline": summary["train_examples_per_sec"],
         "trainer_examples_per_sec_pipeline_by_epoch": summary["train_examples_per_sec_by_epoch"],
         "trainer_examples_per_sec_plain_keras": plain["median"],
@@ -133,8 +113,8 @@ def main(argv=None) -> int:
         json.dump(report, f, indent=2)
 
     print(f"output: {output_dir}")
-    print(f"make run (default settings, from scratch): {run['wall_seconds']:.0f} s")
-    for name, seconds in run["components"].items():
+    print(f"make run (default settings, from scratch): {run.wall_seconds:.0f} s")
+    for name, seconds in run.component_seconds().items():
         print(f"  {name:<32} {seconds:7.1f} s")
     print(f"Trainer throughput, median examples/s: pipeline {report['trainer_examples_per_sec_pipeline']:.0f}"
           f" vs plain Keras {plain['median']:.0f} -> ratio {report['throughput_ratio']:.2f}"

@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +33,7 @@ import time
 import numpy as np
 import psutil
 
+from benchmarks import pipeline_run
 from msa_data import synth
 from pipeline import cli, configs
 from trainer import keras_choice
@@ -123,18 +122,8 @@ def run_pipeline(runner_args: list, output_dir: str) -> dict:
     with its wall time, its process tree's peak RSS and, per component, the
     execution's wall time and peak RSS. ``started_at`` (unix seconds) and
     ``memory`` (the :class:`TreeMemory`) are kept for finer windows."""
-    shutil.rmtree(output_dir, ignore_errors=True)
-    cmd = [sys.executable, os.path.join(configs.REPO_ROOT, "local_runner.py"),
-           *runner_args, "--output-dir", output_dir]
-    started_at = time.time()
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with TreeMemory(proc.pid) as memory:
-        console = proc.communicate()[0]
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark: local_runner.py {' '.join(runner_args)} failed "
-                         f"(exit {proc.returncode}):\n{console}")
+    run = pipeline_run.launch(runner_args, output_dir, fresh=True, monitor=TreeMemory)
+    memory = run.monitor
     peak_sum, peak_single = memory.peak()
     if peak_sum is None:
         raise SystemExit("benchmark: no memory sample of the run was taken")
@@ -146,9 +135,9 @@ def run_pipeline(runner_args: list, output_dir: str) -> dict:
                             "peak_rss_gb": None if window_sum is None
                             else round(window_sum / GB, 2),
                             "window": (begin, end)}
-    return {"wall_seconds": round(wall, 1), "peak_rss_gb": round(peak_sum / GB, 2),
+    return {"wall_seconds": run.wall_seconds, "peak_rss_gb": round(peak_sum / GB, 2),
             "largest_process_rss_gb": round(peak_single / GB, 2), "components": components,
-            "console": console, "started_at": started_at, "memory": memory}
+            "console": run.console, "started_at": run.started_at, "memory": memory}
 
 
 def growth(sizes, seconds) -> dict:

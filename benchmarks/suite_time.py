@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 
+from benchmarks import pipeline_run
 from pipeline import configs
 
-FINISHED = re.compile(r"^finished in (\d+) s$", re.M)
 DURATION = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)", re.M)
 
 
@@ -37,14 +37,7 @@ def pipeline_seconds(output_dir: str) -> float:
     if not os.path.isdir(data):
         subprocess.run([sys.executable, "-m", "msa_data.synth", "--output", data], check=True,
                        cwd=configs.REPO_ROOT, capture_output=True)
-    proc = subprocess.run([sys.executable, os.path.join(configs.REPO_ROOT, "local_runner.py"),
-                           "--output-dir", output_dir], cwd=configs.REPO_ROOT,
-                          capture_output=True, text=True)
-    found = FINISHED.search(proc.stdout)
-    if proc.returncode != 0 or not found:
-        raise SystemExit(f"suite_time: the pipeline run failed:\n{proc.stdout[-2000:]}"
-                         f"\n{proc.stderr[-2000:]}")
-    return float(found.group(1))
+    return pipeline_run.launch([], output_dir).pipeline_seconds()
 
 
 def seconds_by_module(pytest_output: str) -> dict:

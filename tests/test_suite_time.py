@@ -1,6 +1,11 @@
 """What make bench-suite reads from pytest's --durations=0 output."""
 
+import dataclasses
+
+import pytest
+
 from benchmarks import suite_time
+from benchmarks.pipeline_run import PipelineRun
 
 OUTPUT = """
 ============================= slowest durations ==============================
@@ -17,6 +22,12 @@ def test_seconds_are_summed_per_module():
         "tests/test_kfp_conformance.py": 246.58, "tests/test_kubeflow.py": 12.01}
 
 
-def test_the_runners_finish_line_is_found():
-    assert suite_time.FINISHED.search("  Pusher   done  0.0 s\nfinished in 218 s\n").group(1) \
-        == "218"
+def test_a_runs_console_gives_its_times():
+    run = PipelineRun(output_dir="/out", wall_seconds=230.0, started_at=0.0, console=(
+        "pipeline msa_pipeline: data /d\n  Transform   done  14.2 s\n  Trainer   cached  0.0 s\n"
+        "  Pusher   done  0.1 s\nfinished in 218 s\n"))
+    assert run.pipeline_seconds() == 218.0
+    assert run.component_seconds() == {"Transform": 14.2, "Trainer": 0.0, "Pusher": 0.1}
+    unfinished = dataclasses.replace(run, console="  Transform   done  14.2 s\n")
+    with pytest.raises(SystemExit, match="no 'finished in' line"):
+        unfinished.pipeline_seconds()
