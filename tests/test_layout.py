@@ -125,3 +125,21 @@ def test_the_trainer_package_makes_the_keras_choice_before_tensorflow_is_used():
             "print(tf.keras.layers.Dense.__module__)\n")
     run = _import_in_fresh_process(code)
     assert run.returncode == 0 and run.stdout.startswith("tf_keras"), run.stdout + run.stderr
+
+
+def test_every_code_folder_is_a_package_the_wheel_ships():
+    # The image installs the project as a wheel (setuptools' find, not namespace
+    # packages): a folder without __init__.py would import here and be missing there.
+    from setuptools import find_packages
+
+    shipped = set(find_packages(REPO, include=[f"{p}*" for p in PACKAGES
+                                                if p not in ("benchmarks", "schema")]))
+    folders = set()
+    for package in PACKAGES:
+        if package in ("benchmarks", "schema"):
+            continue
+        for folder, dirs, files in os.walk(os.path.join(REPO, package)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            if any(f.endswith(".py") for f in files):
+                folders.add(os.path.relpath(folder, REPO).replace(os.sep, "."))
+    assert folders <= shipped, sorted(folders - shipped)
