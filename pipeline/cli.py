@@ -99,8 +99,6 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tune-steps", type=int, default=None,
                    help="with --tune: optimizer steps per trial (default: the run's "
                    "--train-steps; fewer is cheaper but ranks settings by early progress)")
-    g.add_argument("--mae-tolerance", type=float, default=configs.MAE_CHANGE_TOLERANCE,
-                   help="how much worse than the last blessed model's MAE is still blessed")
 
 
 def config_fields():

@@ -4,8 +4,10 @@ Metrics (``trainer.metrics.tfma_metrics``, named in ``trainer.core.metric_names`
 definitions in ``trainer.metrics.msa_metrics``):
 ``example_count``, ``mae``, ``corr``, ``acc2_has0``, ``f1_has0``,
 ``acc2_non0``, ``f1_non0``, ``acc7``, ``acc5``, ``confusion_matrix_7``,
-``small_slice``, ``constant_mae`` and ``mae_gain_over_constant``, computed in
-Beam for the candidate (and the baseline, when there is one) on every slice:
+``small_slice``, ``constant_mae``, ``mae_gain_over_constant``,
+``relative_gain_over_constant``, ``gain_over_constant_p`` and
+``worse_than_baseline_p``, computed in Beam for the candidate (and the
+baseline, when there is one) on every slice:
 
 * overall;
 * ``polarity`` (negative / neutral / positive label) and ``text_len_bucket``
@@ -16,13 +18,13 @@ Beam for the candidate (and the baseline, when there is one) on every slice:
   through by Transform;
 * ``dataset`` x ``polarity``.
 
-A candidate is blessed only if, on the overall slice (see
-:mod:`pipeline.blessing`):
-
-* it beats the constant predictor: ``mae_gain_over_constant > 0``;
-* ``corr >= corr_floor`` (NaN fails);
-* its MAE is no worse than the last blessed model's plus a tolerance (the
-  change threshold; TFX's Evaluator drops it when there is no baseline yet).
+A candidate is blessed only if it passes the gate of :mod:`pipeline.blessing`
+on the overall slice: it beats the constant predictor significantly and by a
+minimum share, its ``corr`` reaches the floor, and it is not significantly
+worse than the last blessed model. Every check is a value threshold (the
+baseline comparison is a paired test inside one metric, not a TFMA change
+threshold): without a baseline its p-value is 1 and the report marks the
+check skipped.
 
 Thresholds are attached to each metric's ``MetricConfig`` as
 ``per_slice_thresholds`` on the overall slice only: a ``MetricConfig.threshold``
@@ -32,6 +34,7 @@ these metrics' keys.
 
 from __future__ import annotations
 
+import json
 from typing import List, Sequence, Tuple
 
 import tensorflow_model_analysis as tfma
@@ -39,9 +42,6 @@ import tensorflow_model_analysis as tfma
 from msa_data import contract
 from pipeline import blessing, configs
 from trainer.core import features, metric_names
-
-# Strictly positive: a model that only ties the constant predictor fails.
-MIN_GAIN = 1e-6
 
 # Slicing: each entry is the feature keys of one slicing spec; () is overall.
 SLICES: Tuple[Tuple[str, ...], ...] = (
@@ -75,26 +75,27 @@ def model_spec() -> tfma.ModelSpec:
     )
 
 
-def build_eval_config(mae_change_tolerance: float = blessing.MAE_CHANGE_TOLERANCE,
-                      corr_floor: float = blessing.CORR_FLOOR,
-                      min_slice_size: int = blessing.MIN_SLICE_SIZE) -> tfma.EvalConfig:
-    settings = blessing.BlessingSettings(mae_change_tolerance, corr_floor, min_slice_size)
+def build_eval_config(settings: blessing.BlessingSettings = blessing.BlessingSettings()
+                      ) -> tfma.EvalConfig:
     thresholds = {
-        metric_names.MAE: tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": settings.mae_tolerance})),
-        metric_names.CORR: tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-            lower_bound={"value": settings.corr_floor})),
-        metric_names.MAE_GAIN: tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": MIN_GAIN})),
+        metric_names.GAIN_P: tfma.GenericValueThreshold(upper_bound={"value": settings.alpha}),
+        metric_names.RELATIVE_GAIN: tfma.GenericValueThreshold(
+            lower_bound={"value": settings.min_relative_gain}),
+        metric_names.CORR: tfma.GenericValueThreshold(lower_bound={"value": settings.corr_floor}),
+        metric_names.WORSE_P: tfma.GenericValueThreshold(lower_bound={"value": settings.alpha}),
+    }
+    params = {
+        metric_names.SMALL_SLICE: {"min_slice_size": int(settings.min_slice_size)},
+        metric_names.WORSE_P: {"tolerance": float(settings.mae_tolerance)},
     }
     metrics = []
     for key, class_name in metric_names.TFMA_CLASSES.items():
         config = tfma.MetricConfig(class_name=class_name, module=configs.CUSTOM_METRICS_MODULE)
         if key in thresholds:
-            config.per_slice_thresholds.extend(_on_overall(thresholds[key]))
-        if key == metric_names.SMALL_SLICE:
-            config.config = f'"min_slice_size": {int(settings.min_slice_size)}'
+            config.per_slice_thresholds.extend(
+                _on_overall(tfma.MetricThreshold(value_threshold=thresholds[key])))
+        if key in params:
+            config.config = json.dumps(params[key])[1:-1]
         metrics.append(config)
     return tfma.EvalConfig(
         model_specs=[model_spec()],

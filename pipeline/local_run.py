@@ -210,9 +210,7 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 serving_dir=serving_dir,
                 trainer_config=config,
                 train_steps=settings.train_steps,
-                mae_change_tolerance=settings.evaluation.mae_tolerance,
-                corr_floor=settings.evaluation.corr_floor,
-                min_slice_size=settings.evaluation.min_slice_size,
+                blessing_settings=settings.evaluation,
                 metadata_connection_config=tfx.orchestration.metadata
                 .sqlite_metadata_connection_config(configs.metadata_path(output_dir)),
                 beam_pipeline_args=settings.beam,

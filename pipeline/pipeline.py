@@ -58,9 +58,7 @@ def create_pipeline(
     serving_dir: str,
     trainer_config: TrainerConfig,
     train_steps: Union[int, Any],
-    mae_change_tolerance: float = configs.MAE_CHANGE_TOLERANCE,
-    corr_floor: float = blessing.CORR_FLOOR,
-    min_slice_size: int = blessing.MIN_SLICE_SIZE,
+    blessing_settings: blessing.BlessingSettings = blessing.BlessingSettings(),
     eval_split: str = configs.EVAL_SPLIT,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -175,8 +173,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         example_splits=[eval_split],
-        eval_config=evaluation.build_eval_config(mae_change_tolerance, corr_floor,
-                                                 min_slice_size))
+        eval_config=evaluation.build_eval_config(blessing_settings))
 
     # The stock Pusher with an idempotent, atomic push (components/msa_pusher.py).
     pusher = MsaPusher(

@@ -89,12 +89,14 @@ def slice_table(report: Report, all_slices: bool = False) -> str:
 
 def check_value(c: Check) -> str:
     """The checked value as shown, "-" when there was none (a skipped check)."""
+    if c.value is not None and c.metric in names.P_VALUES:
+        return f"{c.value:.3g}"
     return "-" if c.value is None else fmt(c.value)
 
 
 def check_line(c: Check) -> str:
     where = "" if c.slice == OVERALL else f" on {c.slice}"
-    return (f"{c.status:<7} {c.label:<24} {check_value(c):>8}  must be {c.bound}{where}"
+    return (f"{c.status:<7} {c.label:<27} {check_value(c):>9}  must be {c.bound}{where}"
             + (f"  ({c.note})" if c.note else ""))
 
 
@@ -126,7 +128,7 @@ def compared_rows(report: Report):
 
 def baseline_text(report: Report) -> str:
     if not report.has_baseline:
-        return f"  baseline: none ({NO_BASELINE}; the MAE change check was skipped)"
+        return f"  baseline: none ({NO_BASELINE}; the comparison with it was skipped)"
     lines = [f"  baseline: {report.run.baseline_model_uri} (the last blessed model)",
              f"    {'metric':<24} {'candidate':>10} {'baseline':>10} {'diff':>10}"]
     for name, cand, base, diff, verdict in compared_rows(report):

@@ -73,14 +73,18 @@ def test_good_first_model_is_blessed_and_pushed(pipeline_chain):
     assert ev.pushed_destination == os.path.join(configs.serving_dir(outcome.output_dir), version)
     overall = _overall(ev)
     assert overall.candidate["mae_gain_over_constant"] > MARGIN
+    # significantly and usefully better than the constant predictor
+    assert overall.candidate["gain_over_constant_p"] < blessing.ALPHA / 10
+    assert overall.candidate["relative_gain_over_constant"] > blessing.MIN_RELATIVE_GAIN + MARGIN
     assert overall.candidate["corr"] > blessing.CORR_FLOOR + MARGIN
     assert "verdict: BLESSED" in outcome.console
-    # the runner's summary says the change threshold was skipped, and why
-    assert re.search(r"skipped\s+mae vs baseline .*no blessed baseline yet", outcome.console)
+    # the runner's summary says the comparison with a baseline was skipped, and why
+    assert re.search(r"skipped\s+worse_than_baseline_p .*no blessed baseline yet",
+                     outcome.console)
     assert "baseline: none" in outcome.console
 
 
-def test_first_run_report_says_the_change_check_was_skipped(pipeline_chain):
+def test_first_run_report_says_the_baseline_check_was_skipped(pipeline_chain):
     outcome, run_id, _ = pipeline_chain["good"]
     proc = subprocess.run(
         [sys.executable, "-m", "reporting.report", "--output-dir", outcome.output_dir,
@@ -89,10 +93,11 @@ def test_first_run_report_says_the_change_check_was_skipped(pipeline_chain):
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"run {run_id}" in proc.stdout
-    assert re.search(r"skipped\s+mae vs baseline", proc.stdout)
+    assert re.search(r"skipped\s+worse_than_baseline_p", proc.stdout)
     assert "no blessed baseline yet" in proc.stdout
     assert re.search(r"passed\s+corr\s", proc.stdout)
-    assert re.search(r"passed\s+mae_gain_over_constant\s", proc.stdout)
+    assert re.search(r"passed\s+gain_over_constant_p .*paired t-test", proc.stdout)
+    assert re.search(r"passed\s+relative_gain_over_constant\s", proc.stdout)
     page = open(os.path.join(outcome.output_dir, "first.html"), encoding="utf-8").read()
     assert "skipped" in page and "No baseline" in page
 
@@ -104,12 +109,14 @@ def test_worse_model_is_not_blessed_and_serving_keeps_the_first(pipeline_chain):
     assert ev2.baseline_model_id == ev1.model_id  # compared with the blessed first model
     mae1, mae2 = _overall(ev1).candidate["mae"], _overall(ev2).candidate["mae"]
     assert mae2 - (mae1 + TOL) > MARGIN, (mae1, mae2)
+    # and the paired test is sure of it
+    assert _overall(ev2).candidate["worse_than_baseline_p"] < blessing.ALPHA / 10
     # nothing pushed: the serving folder holds exactly the first model, untouched
     assert worse[2] == good[2]
     assert ev2.pushed_destination is None
     console = worse[0].console
     assert "verdict: NOT BLESSED" in console
-    assert re.search(r"FAILED\s+mae vs baseline", console), console
+    assert re.search(r"FAILED\s+worse_than_baseline_p .*baseline", console), console
     assert "pushed model: none" in console
 
 
@@ -129,7 +136,7 @@ def test_better_model_is_pushed_beside_the_first(pipeline_chain):
     assert serving3[new] == _model_digest(ev3)
     assert ev3.pushed_destination.endswith(new)
     assert int(new) > int(next(iter(old)))  # versions only grow
-    assert re.search(r"passed\s+mae vs baseline", better[0].console)
+    assert re.search(r"passed\s+worse_than_baseline_p", better[0].console)
     # the pushed folder carries the digest of the model it holds
     manifest = msa_pusher.read_manifest(os.path.join(configs.serving_dir(better[0].output_dir),
                                                      new))

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from pipeline import blessing
 from tests.metric_reference import NAMES, assert_matches, reference
 from trainer.core import metric_names
 from trainer.core.config import TrainerConfig
@@ -274,16 +275,17 @@ def _raw_data_config(min_slice_size=10, corr_floor=0.1):
 
     from pipeline import evaluation
 
-    config = evaluation.build_eval_config(corr_floor=corr_floor, min_slice_size=min_slice_size)
+    config = evaluation.build_eval_config(
+        blessing.BlessingSettings(corr_floor=corr_floor, min_slice_size=min_slice_size))
     del config.model_specs[:]
     config.model_specs.add(label_key="label", prediction_key="prediction")
     del config.slicing_specs[:]
     config.slicing_specs.extend([tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["case"]),
                                  tfma.SlicingSpec(feature_keys=["video_id"])])
-    # No Transform here, so no train-mean constant: drop the two constant metrics.
+    # No Transform here, so no train-mean constant: drop the constant's metrics.
     spec = config.metrics_specs[0]
-    kept = [m for m in spec.metrics
-            if m.class_name not in ("ConstantBaselineMAE", "MaeGainOverConstant")]
+    constant = {metric_names.TFMA_CLASSES[k] for k in metric_names.CONSTANT_METRICS}
+    kept = [m for m in spec.metrics if m.class_name not in constant]
     del spec.metrics[:]
     spec.metrics.extend(kept)
     return tfma.utils.update_eval_config_with_defaults(config, has_baseline=False,
@@ -374,18 +376,111 @@ def test_corr_floor_is_configurable(tmp_path):
     assert low.validation_ok and not high.validation_ok
 
 
+def _recorded(rng, n=686, gain=None, baseline_noise=None):
+    """Recorded test-split predictions: labels, a candidate, the train-mean constant and,
+    with ``baseline_noise``, a baseline model's predictions."""
+    import pandas as pd
+
+    y = np.float32(np.clip(rng.normal(0.0, 1.8, n), -3, 3))
+    constant = np.float32(0.1)
+    # `gain` scales how much of the label the candidate tracks (0.03 with seed
+    # 5: r = 0.16 and 0.4% of the constant's MAE removed, like the issue's model).
+    p = np.float32(constant + gain * (y - constant) + rng.normal(0.0, 0.4, n))
+    frame = pd.DataFrame({"label": y, "prediction": p,
+                          "label_train_mean": np.full(n, constant, np.float32)})
+    if baseline_noise is not None:
+        frame["baseline_prediction"] = np.float32(y + rng.normal(0.0, baseline_noise, n))
+    return frame
+
+
+def _gate(frame, out, **settings):
+    """TFMA's verdict with the default gate on recorded predictions: {check: value} failed."""
+    import tensorflow_model_analysis as tfma
+
+    from pipeline import evaluation
+
+    config = evaluation.build_eval_config(blessing.BlessingSettings(**settings))
+    del config.model_specs[:]
+    config.model_specs.add(name="candidate", label_key="label", prediction_key="prediction")
+    baseline = "baseline_prediction" in frame
+    if baseline:
+        config.model_specs.add(name="baseline", label_key="label",
+                               prediction_key="baseline_prediction", is_baseline=True)
+    del config.slicing_specs[:]
+    config.slicing_specs.append(tfma.SlicingSpec())
+    config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=baseline,
+                                                         rubber_stamp=True)
+    metrics, validation = _analyze_models(frame, config, out)
+    failed = {f.metric_key.name: f.metric_value.double_value.value
+              for s in validation.metric_validations_per_slice for f in s.failures}
+    assert validation.validation_ok == (not failed)
+    return metrics, failed
+
+
+def _analyze_models(frame, config, out):
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.analyze_raw_data(frame, config, output_path=out)
+    by_model = {}
+    for slice_key, by_output in result.slicing_metrics:
+        if slice_key == ():
+            values = by_output[""][""]
+            by_model = {k: (v["doubleValue"] if "doubleValue" in v else v)
+                        for k, v in values.items()}
+    return by_model, tfma.load_validation_result(out)
+
+
+def test_gate_refuses_a_gain_over_the_constant_within_the_noise(tmp_path):
+    """A model like the issue's useless one (0.4% of the constant's MAE, r = 0.16 on 686
+    examples) is refused by the significance test and by the minimum gain; corr alone let it through."""
+    frame = _recorded(np.random.default_rng(5), gain=0.03)
+    ref = reference(frame.label, frame.prediction)
+    assert ref["corr"] > blessing.CORR_FLOOR  # the old gate's checks all pass
+    metrics, failed = _gate(frame, str(tmp_path))
+    assert 0 < metrics["mae_gain_over_constant"] < 0.01 * metrics["constant_mae"]
+    assert set(failed) == {"gain_over_constant_p", "relative_gain_over_constant"}
+    assert failed["gain_over_constant_p"] > 0.05
+
+
+def test_gate_blesses_a_clearly_better_model_not_significantly_worse_than_the_baseline(
+        tmp_path):
+    """A useful candidate is blessed even when its MAE is a little above the baseline's:
+    within the noise of 686 examples, it is not called worse."""
+    rng = np.random.default_rng(1)
+    frame = _recorded(rng, gain=0.8)
+    # The baseline is the same model; the candidate moves each prediction by 0.05 at random.
+    frame["baseline_prediction"] = frame.prediction
+    frame["prediction"] = np.float32(frame.prediction + rng.choice([-0.05, 0.05], len(frame)))
+    ref = reference(frame.label, frame.prediction)
+    base = reference(frame.label, frame.baseline_prediction)
+    metrics, failed = _gate(frame, str(tmp_path), mae_tolerance=0.0)
+    assert ref["mae"] > base["mae"], (ref["mae"], base["mae"])
+    assert failed == {}
+    assert metrics["gain_over_constant_p"] < 1e-6
+    assert metrics["worse_than_baseline_p"] > 0.01
+
+
+def test_gate_refuses_a_model_significantly_worse_than_the_baseline(tmp_path):
+    frame = _recorded(np.random.default_rng(2), gain=0.8, baseline_noise=0.1)
+    metrics, failed = _gate(frame, str(tmp_path))
+    assert set(failed) == {"worse_than_baseline_p"}
+    assert failed["worse_than_baseline_p"] < 1e-6
+    assert metrics["relative_gain_over_constant"] > blessing.MIN_RELATIVE_GAIN
+
+
 def test_eval_config_attaches_thresholds_to_the_metric_keys():
     """The thresholds' keys are the keys the metrics produce (else TFMA ignores them)."""
     from tensorflow_model_analysis.metrics import metric_specs
 
     from pipeline import evaluation
 
-    config = evaluation.build_eval_config(0.03, 0.2, 7)
+    config = evaluation.build_eval_config(blessing.BlessingSettings(0.03, 0.2, 7))
     thresholds = metric_specs.metric_thresholds_from_metrics_specs(config.metrics_specs, config)
     produced = {key for key, _, _ in metric_specs.keys_and_metrics_from_specs(
         config, config.metrics_specs)}
     names = {(k.name, k.is_diff) for k in thresholds}
-    assert names == {("mae", True), ("corr", False), ("mae_gain_over_constant", False)}
+    assert names == {("gain_over_constant_p", False), ("relative_gain_over_constant", False),
+                     ("corr", False), ("worse_than_baseline_p", False)}
     for key, entries in thresholds.items():
         assert key._replace(is_diff=False) in produced, key
         for spec, _ in entries:

@@ -62,7 +62,8 @@ def test_cli_prints_slices_verdict_and_baseline(cli_run):
     for name in SLICE_NAMES:
         assert name in stdout, name
     assert "verdict: BLESSED" in stdout
-    for check in ("mae_gain_over_constant", "corr", "mae vs baseline"):
+    for check in ("gain_over_constant_p", "relative_gain_over_constant", "corr",
+                  "worse_than_baseline_p"):
         assert re.search(rf"passed\s+{re.escape(check)}\s", stdout), check
     assert "baseline: " in stdout and "candidate" in stdout and "better" in stdout
     assert "too small" in stdout

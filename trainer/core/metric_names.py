@@ -20,6 +20,9 @@ ACC7 = "acc7"
 ACC5 = "acc5"
 CONSTANT_MAE = "constant_mae"
 MAE_GAIN = "mae_gain_over_constant"
+RELATIVE_GAIN = "relative_gain_over_constant"
+GAIN_P = "gain_over_constant_p"
+WORSE_P = "worse_than_baseline_p"
 CONFUSION_7 = "confusion_matrix_7"
 SMALL_SLICE = "small_slice"
 
@@ -39,6 +42,9 @@ TFMA_CLASSES = {
     MAE_GAIN: "MaeGainOverConstant",
     CONFUSION_7: "ConfusionMatrix7",
     SMALL_SLICE: "SmallSlice",
+    RELATIVE_GAIN: "RelativeGainOverConstant",
+    GAIN_P: "GainOverConstantPValue",
+    WORSE_P: "WorseThanBaselinePValue",
 }
 
 # How well the model predicts, in the report's column order.
@@ -46,7 +52,13 @@ QUALITY = (MAE, CORR, ACC2_HAS0, F1_HAS0, ACC2_NON0, F1_NON0, ACC7, ACC5)
 # Shares of examples in [0, 1] (reports print them as percent).
 FRACTIONS = frozenset({ACC2_HAS0, F1_HAS0, ACC2_NON0, F1_NON0, ACC7, ACC5})
 # Everything else scalar is better lower (the MAEs) or has no direction (counts).
-HIGHER_IS_BETTER = frozenset({CORR, MAE_GAIN} | FRACTIONS)
+HIGHER_IS_BETTER = frozenset({CORR, MAE_GAIN, RELATIVE_GAIN} | FRACTIONS)
+# Metrics of the constant predictor (they need the label_train_mean feature).
+CONSTANT_METRICS = frozenset({CONSTANT_MAE, MAE_GAIN, RELATIVE_GAIN, GAIN_P})
+# The paired tests' p-values (trainer/metrics/significance.py).
+P_VALUES = frozenset({GAIN_P, WORSE_P})
+# Checks that compare with the last blessed model: skipped without one.
+BASELINE_CHECKS = frozenset({WORSE_P})
 
 # Slices with fewer examples are marked "too small" in reports: their metrics
 # are noise (an Acc-2 on 9 examples moves in steps of 11 points).

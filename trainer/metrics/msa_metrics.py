@@ -219,4 +219,7 @@ DEFINITIONS = {
     "example_count": "examples",
     "constant_mae": "MAE of the train-split label mean (constant predictor)",
     "mae_gain_over_constant": "constant_mae - mae",
+    "relative_gain_over_constant": "mae_gain_over_constant / constant_mae",
+    "gain_over_constant_p": "one-sided p: MAE below the constant's (paired t-test, abs. errors)",
+    "worse_than_baseline_p": "one-sided p: MAE above the baseline's + tolerance (paired t-test)",
 }

@@ -1,9 +1,10 @@
 """The MSA metrics as TFMA metrics, computed by the Evaluator in Beam, per slice.
 
 One shared computation does the work: a preprocessor reduces each example,
-once and before slicing, to ``(label, prediction, constant)``; a CombineFn
-sums :func:`trainer.metrics.msa_metrics.batch_stats` vectors per slice (vectorised:
-inputs are buffered and folded in batches). Every metric below is a cheap
+once and before slicing, to ``(label, prediction, constant, baseline)``; a
+CombineFn sums :func:`trainer.metrics.msa_metrics.batch_stats` vectors, and
+:func:`trainer.metrics.significance.paired_stats` beside them, per slice
+(vectorised: inputs are buffered and folded in batches). Every metric below is a cheap
 derived computation on that vector, so asking for ten metrics costs one
 combiner. TFMA de-duplicates the shared computation across the metrics and
 drops its private key (``_msa_stats``) from the output.
@@ -24,7 +25,20 @@ class (``MetricConfig``)   output key                  definition
                                                        examples, else 0
 ``ConstantBaselineMAE``    ``constant_mae``            MAE of the train mean
 ``MaeGainOverConstant``    ``mae_gain_over_constant``  ``constant_mae - mae``
+``RelativeGainOverConstant`` ``relative_gain_over_constant``
+                                                       ``mae_gain_over_constant
+                                                       / constant_mae``
+``GainOverConstantPValue`` ``gain_over_constant_p``    one-sided p of the paired
+                                                       test "beats the constant"
+``WorseThanBaselinePValue`` ``worse_than_baseline_p``  one-sided p of the paired
+                                                       test "MAE above the
+                                                       baseline's + tolerance";
+                                                       1 without a baseline
 =========================  ==========================  ========================
+
+The paired tests are defined in :mod:`trainer.metrics.significance`. The
+baseline's prediction for an example comes from the same extract: TFX's
+Evaluator scores both models on every example (the baseline ``ModelSpec``).
 
 The constant predictor is the train-split label mean, a full-pass Transform
 analyzer over the train split (the ``label_train_mean`` transformed feature),
@@ -40,6 +54,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import apache_beam as beam
 import numpy as np
+from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 from trainer.core.features import LABEL_TRAIN_MEAN
@@ -50,17 +65,21 @@ from trainer.core.metric_names import (
     ACC7,
     CONFUSION_7,
     CONSTANT_MAE,
+    CONSTANT_METRICS,
     CORR,
     EXAMPLE_COUNT,
     F1_HAS0,
     F1_NON0,
+    GAIN_P,
     MAE,
     MAE_GAIN,
     MIN_SLICE_SIZE,
+    RELATIVE_GAIN,
     SMALL_SLICE,
     TFMA_CLASSES,
+    WORSE_P,
 )
-from trainer.metrics import msa_metrics
+from trainer.metrics import msa_metrics, significance
 
 STATS_NAME = "_msa_stats"
 
@@ -69,12 +88,14 @@ _FLUSH_EVERY = 512
 
 
 class _InputsPreprocessor(metric_types.Preprocessor):
-    """Per example, before slicing: ``(label, prediction, constant)`` floats.
+    """Per example, before slicing: ``(label, prediction, constant, baseline)`` floats.
 
     Doing the label/prediction lookup once per example (instead of once per
     example and slice in the combiner) keeps many slices cheap.
     ``constant`` is the ``label_train_mean`` transformed feature, NaN when
-    the model has no such feature.
+    the model has no such feature; ``baseline`` is the baseline model's
+    prediction for the same example, NaN when there is no baseline model or
+    this is the baseline model's own computation.
     """
 
     def __init__(self, eval_config=None, model_name: str = "", output_name: str = ""):
@@ -82,6 +103,7 @@ class _InputsPreprocessor(metric_types.Preprocessor):
         self._eval_config = eval_config
         self._model_name = model_name
         self._output_name = output_name
+        self._baseline_name = _baseline_name(eval_config, model_name)
 
     def _constant(self, inputs) -> float:
         try:
@@ -92,30 +114,56 @@ class _InputsPreprocessor(metric_types.Preprocessor):
         if self._model_name and self._model_name in features:
             features = features[self._model_name]
         if LABEL_TRAIN_MEAN not in features:
+            # Recorded predictions (tfma.analyze_raw_data) may carry it as a column.
+            features = inputs.get(constants.FEATURES_KEY) or {}
+        if LABEL_TRAIN_MEAN not in features:
             return math.nan
         return float(np.asarray(features[LABEL_TRAIN_MEAN]).reshape(-1)[0])
+
+    def _predictions(self, inputs, model_name: str):
+        return [float(np.asarray(prediction).reshape(-1)[0]) for _, prediction, _ in
+                metric_util.to_label_prediction_example_weight(
+                    inputs, eval_config=self._eval_config, model_name=model_name,
+                    output_name=self._output_name, example_weighted=False)]
 
     def process(self, extracts):
         inputs = metric_util.to_standard_metric_inputs(extracts)
         constant = self._constant(inputs)
-        for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+        baselines = (self._predictions(inputs, self._baseline_name)
+                     if self._baseline_name else None)
+        for i, (label, prediction, _) in enumerate(metric_util.to_label_prediction_example_weight(
                 inputs, eval_config=self._eval_config, model_name=self._model_name,
-                output_name=self._output_name, example_weighted=False):
+                output_name=self._output_name, example_weighted=False)):
             yield (float(np.asarray(label).reshape(-1)[0]),
-                   float(np.asarray(prediction).reshape(-1)[0]), constant)
+                   float(np.asarray(prediction).reshape(-1)[0]), constant,
+                   baselines[i] if baselines else math.nan)
+
+
+def _baseline_name(eval_config, model_name: str) -> str:
+    """The baseline model's name when ``model_name`` is a candidate beside one, else ""."""
+    if eval_config is None:
+        return ""
+    for spec in eval_config.model_specs:
+        if spec.is_baseline and spec.name != model_name:
+            return spec.name
+    return ""
 
 
 class _Accumulator:
     __slots__ = ("stats", "pending")
 
     def __init__(self):
-        self.stats = msa_metrics.empty_stats()
+        # The MSA statistics, then the paired tests' (one vector, merged by +).
+        self.stats = np.concatenate([msa_metrics.empty_stats(), significance.empty_paired()])
         self.pending: List[tuple] = []
 
     def flush(self) -> "_Accumulator":
         if self.pending:
             rows = np.asarray(self.pending, np.float64)
-            self.stats += msa_metrics.batch_stats(rows[:, 0], rows[:, 1], rows[:, 2])
+            self.stats[:msa_metrics.STATS_SIZE] += msa_metrics.batch_stats(
+                rows[:, 0], rows[:, 1], rows[:, 2])
+            self.stats[msa_metrics.STATS_SIZE:] += significance.paired_stats(
+                rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
             self.pending = []
         return self
 
@@ -181,20 +229,31 @@ class _Derive:
         return {self._key: _value(self._metric, stats, self._params)}
 
 
-def _value(metric: str, stats: np.ndarray, params: Dict[str, Any]):
+def _value(metric: str, vector: np.ndarray, params: Dict[str, Any]):
+    stats, paired = vector[:msa_metrics.STATS_SIZE], vector[msa_metrics.STATS_SIZE:]
     if metric == CONFUSION_7:
         return msa_metrics.confusion_7(stats)
     if metric == SMALL_SLICE:
         return 1.0 if stats[msa_metrics.N] < params["min_slice_size"] else 0.0
+    if metric == WORSE_P:
+        test = significance.worse_than_baseline(paired, params["tolerance"])
+        # Without a baseline there is nothing to be worse than (the report
+        # shows the check as skipped).
+        return 1.0 if test is None else test.p_value
     values = msa_metrics.compute(stats)
-    if metric in (CONSTANT_MAE, MAE_GAIN):
+    if metric in CONSTANT_METRICS:
         if stats[msa_metrics.CONST_N] < stats[msa_metrics.N]:
             raise ValueError(
                 f"Evaluator: transformed feature {LABEL_TRAIN_MEAN!r} is missing; the model's "
                 "transform_features signature must come from this project's preprocessing_fn")
+        gain = values[CONSTANT_MAE] - values[MAE]
         if metric == CONSTANT_MAE:
             return values[CONSTANT_MAE]
-        return values[CONSTANT_MAE] - values[MAE]
+        if metric == MAE_GAIN:
+            return gain
+        if metric == RELATIVE_GAIN:
+            return gain / values[CONSTANT_MAE] if values[CONSTANT_MAE] > 0 else math.nan
+        return significance.gain_over_constant(paired).p_value
     return values[metric]
 
 
@@ -292,6 +351,32 @@ class MaeGainOverConstant(_MSAMetric):
     """``constant_mae - mae``: positive when the model beats the constant."""
 
     METRIC = MAE_GAIN
+
+
+class RelativeGainOverConstant(_MSAMetric):
+    """``mae_gain_over_constant / constant_mae``: the share of the constant's MAE removed."""
+
+    METRIC = RELATIVE_GAIN
+
+
+class GainOverConstantPValue(_MSAMetric):
+    """One-sided p-value of the paired test that the model's MAE beats the constant's."""
+
+    METRIC = GAIN_P
+
+
+class WorseThanBaselinePValue(_MSAMetric):
+    """One-sided p-value of the paired test that the MAE exceeds the baseline's + ``tolerance``.
+
+    Small when the candidate is clearly worse; 1.0 when there is no baseline.
+    """
+
+    METRIC = WORSE_P
+
+    def __init__(self, name: Optional[str] = None, tolerance: float = 0.0, **params):
+        if not (float(tolerance) >= 0 and math.isfinite(float(tolerance))):
+            raise ValueError(f"tolerance: expected a finite value >= 0, got {tolerance}")
+        super().__init__(name=name, tolerance=float(tolerance), **params)
 
 
 # Registered with TFMA by class name: every metric of trainer.core.metric_names.
