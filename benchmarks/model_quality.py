@@ -2,7 +2,7 @@
 
     make bench-model
     python -m benchmarks.model_quality [--seeds 0 1 2] [--rows NAME ...]
-        [--size mosi|mosei] [--function gated|flip] [--data-root DIR]
+        [--size mosi|mosei] [--function gated|flip] [--unaligned] [--data-root DIR]
         [--work-dir DIR] [--train-steps N] [--json PATH]
 
 Each row trains through the real code path: the pipeline's Transform code
@@ -15,7 +15,9 @@ and, for the built-in data, the noise floor and the known function's text
 part and pooled oracle.
 
 Without ``--data-root`` the built-in data (``msa-synth --size SIZE
---function FUNCTION``) is generated under the work folder. Finished runs are
+--function FUNCTION [--unaligned]``) is generated under the work folder.
+Sequence lengths come from the train split as in the local runner
+(:mod:`msa_data.lengths`), except for the seed preset's own. Finished runs are
 kept there (``runs/<row>/seed-<n>/result.json``) and reused when the same
 settings are asked for again, so an interrupted benchmark resumes.
 """
@@ -34,7 +36,7 @@ from typing import Dict, List
 import numpy as np
 
 from benchmarks.reference_rows import reference_rows
-from msa_data import contract
+from msa_data import contract, lengths, preflight
 from pipeline import configs
 from trainer import keras_choice
 from trainer.core.config import SEED_EPOCHS, TrainerConfig
@@ -65,6 +67,9 @@ def parse_args(argv=None):
     p.add_argument("--size", choices=("mosi", "mosei"), default="mosi")
     p.add_argument("--function", choices=("gated", "flip"), default="gated",
                    help="built-in data's sentiment function (msa-synth --function)")
+    p.add_argument("--unaligned", action="store_true",
+                   help="built-in data with audio and video at their own frame rates "
+                   "(msa-synth --unaligned)")
     p.add_argument("--data-root", help="contract TFRecords to use instead of built-in data")
     p.add_argument("--work-dir", default=os.path.join(configs.REPO_ROOT, "outputs", "bench-model"))
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS,
@@ -80,13 +85,15 @@ def prepare_data(args) -> str:
             raise SystemExit(f"error: --data-root {args.data_root}: expected train/valid/test "
                              "TFRecords in the data contract")
         return os.path.abspath(args.data_root)
-    root = os.path.join(os.path.abspath(args.work_dir), f"data-{args.size}-{args.function}")
+    layout = "-unaligned" if args.unaligned else ""
+    root = os.path.join(os.path.abspath(args.work_dir), f"data-{args.size}-{args.function}{layout}")
     if contract.missing_splits(root):
         from msa_data import synth
 
-        print(f"generating built-in data ({args.size}, function {args.function}) in {root}",
-              flush=True)
-        synth.generate(root, size=args.size, function=args.function, overwrite=True)
+        print(f"generating built-in data ({args.size}, function {args.function}{layout}) in "
+              f"{root}", flush=True)
+        synth.generate(root, size=args.size, function=args.function, overwrite=True,
+                       unaligned=args.unaligned)
     return root
 
 
@@ -194,13 +201,17 @@ def main(argv=None) -> int:
     n_train = sum(1 for _ in contract.read_split(
         os.path.join(data_root, contract.split_pattern("train"))))
     dims = dict(contract.DEFAULT_DIMS)
+    max_lens = lengths.choose_lengths(preflight.check_data_root(data_root).frame_counts["train"])
+    print(f"sequence lengths from the train split: {max_lens}", flush=True)
 
     summaries = []
     for name in args.rows:
         preset, overrides = ROWS[name]
         runs = []
         for seed in args.seeds:
-            config = TrainerConfig.from_preset(preset, **overrides, dims=dims, seed=seed)
+            chosen = {} if preset == "seed" else {"max_lens": max_lens}
+            config = TrainerConfig.from_preset(preset, **{**chosen, **overrides}, dims=dims,
+                                               seed=seed)
             steps = args.train_steps
             if preset == "seed":
                 steps = SEED_EPOCHS * data.steps_plan(n_train, config.batch_size, 10**9)[0]

@@ -11,7 +11,8 @@ Computed from the raw contract files (no model, no TFX):
 
 and, for the built-in data, the rows its known function gives
 (``noise_floor.json``): the noise floor, the exact text part alone and the
-pooled oracle (:func:`msa_data.synth_reference.reference_maes`).
+pooled oracle, and on unaligned data the known function with frames aligned
+to words by relative position (:func:`msa_data.synth_reference.reference_maes`).
 
 Ridge uses z-scored features (train statistics, non-finite values as the
 mean) and picks its penalty on the valid split.
@@ -85,7 +86,9 @@ def reference_rows(data_root: str) -> List[dict]:
             floor = json.load(f)
         known = floor.get("reference_test_mae", {})
         for key, name in (("text_part", "known function: text part alone (best linear fit)"),
-                          ("pooled_oracle", "known function: pooled oracle")):
+                          ("pooled_oracle", "known function: pooled oracle"),
+                          ("proportional_alignment",
+                           "known function, frames aligned by relative position")):
             if key in known:
                 rows.append({"name": name, "source": "noise_floor.json", "test_mae": known[key]})
         rows.append({"name": "noise floor (the known function itself)",

@@ -14,13 +14,19 @@ the record:
 
 The per-segment rules (``len x dim`` values, label range) stay with the
 DataGate component, after the statistics.
+
+The check also hands back every segment's frame counts, from which the
+runner chooses the sequence lengths (:mod:`msa_data.lengths`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from typing import Dict, List, Tuple
+
+import numpy as np
 
 from msa_data import contract
 
@@ -30,6 +36,14 @@ _KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int6
 
 class DataFileError(ValueError):
     """A data file the pipeline cannot read; the message is one line."""
+
+
+@dataclasses.dataclass
+class DataRootSummary:
+    """What the check found: ``{split: (files, examples)}`` and each split's frame counts."""
+
+    found: Dict[str, Tuple[int, int]]
+    frame_counts: Dict[str, Dict[str, np.ndarray]]  # split -> modality -> (examples,)
 
 
 def _expected_kinds() -> Dict[str, str]:
@@ -63,8 +77,11 @@ def record_problem(record: bytes, kinds: Dict[str, str]) -> str:
     return ""
 
 
-def _check_file(path: str, kinds: Dict[str, str]) -> int:
-    """Reads and parses every record of one file; returns how many it holds."""
+def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndarray]]) -> int:
+    """Reads and parses every record of one file; returns how many it holds.
+
+    Appends each batch's frame counts to ``counts[modality]``.
+    """
     import tensorflow as tf
 
     compression = "GZIP" if path.endswith(".gz") else ""
@@ -74,7 +91,7 @@ def _check_file(path: str, kinds: Dict[str, str]) -> int:
 
     def parse(batch: List[bytes], first: int) -> None:
         try:
-            tf.io.parse_example(tf.constant(batch), spec)
+            parsed = tf.io.parse_example(tf.constant(batch), spec)
         except (tf.errors.InvalidArgumentError, ValueError):
             for offset, record in enumerate(batch):
                 problem = record_problem(record, kinds)
@@ -82,6 +99,9 @@ def _check_file(path: str, kinds: Dict[str, str]) -> int:
                     raise DataFileError(f"{path}: record {first + offset}: {problem}") from None
             raise DataFileError(f"{path}: records {first}-{first + len(batch) - 1}: do not "
                                 "parse as data-contract examples") from None
+        for modality in contract.MODALITIES:
+            counts[modality].append(
+                parsed[contract.length_key(modality)].numpy().reshape(-1).astype(np.int64))
 
     try:
         for record in tf.data.TFRecordDataset(path, compression_type=compression) \
@@ -103,21 +123,25 @@ def _check_file(path: str, kinds: Dict[str, str]) -> int:
     return count
 
 
-def check_data_root(data_root: str) -> Dict[str, Tuple[int, int]]:
-    """Checks every split's files; returns ``{split: (files, examples)}``.
+def check_data_root(data_root: str) -> DataRootSummary:
+    """Checks every split's files; returns what it found.
 
     Raises :class:`DataFileError` with one line on the first problem found.
     """
     kinds = _expected_kinds()
     found = {}
+    frame_counts = {}
     for split in contract.SPLITS:
         paths = sorted(glob.glob(os.path.join(data_root, contract.split_pattern(split))))
         if not paths:
             raise DataFileError(f"{data_root}: no file for split {split!r}; expected "
                                 f"{contract.split_pattern(split)}")
-        total = sum(_check_file(path, kinds) for path in paths)
+        counts: Dict[str, List[np.ndarray]] = {m: [] for m in contract.MODALITIES}
+        total = sum(_check_file(path, kinds, counts) for path in paths)
+        frame_counts[split] = {m: np.concatenate(c) if c else np.zeros(0, np.int64)
+                               for m, c in counts.items()}
         if total == 0:
             raise DataFileError(f"{data_root}: split {split!r} has no examples in "
                                 f"{', '.join(os.path.basename(p) for p in paths)}")
         found[split] = (len(paths), total)
-    return found
+    return DataRootSummary(found, frame_counts)

@@ -1,7 +1,7 @@
 """Built-in synthetic MOSI/MOSEI-shaped data with a known sentiment function.
 
 ``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N] [--fraction F]
-[--function gated|flip]``
+[--function gated|flip] [--unaligned]``
 writes ``DIR/{train,valid,test}.tfrecord`` in the data contract
 (:mod:`msa_data.contract`, ``dataset`` = ``synthetic``) plus
 ``DIR/noise_floor.json``. Same arguments -> byte-identical files.
@@ -33,6 +33,10 @@ model that pools each modality before fusing cannot recover it.
 the text alone hardly predicts the label. It is a second cross-modal task
 in the same contract, to check that a model learns the interaction rather
 than the default function's constants (:data:`FUNCTIONS`).
+
+``--unaligned`` writes audio and video at their own frame rates (about 2
+and 3 frames a word, word durations varying), with the same function over
+the words; the files carry no timing (:mod:`msa_data.synth_unaligned`).
 
 Nuisances that mimic the real features: COVAREP-like ``-inf``/NaN in a few
 "undefined" audio dims (never the cue dims) on ~1% of frames, FACET-like
@@ -83,6 +87,11 @@ from msa_data.synth_plan import (
     plan_splits,
 )
 from msa_data.synth_reference import reference_maes
+from msa_data.synth_unaligned import (
+    make_unaligned_segment,
+    proportional_estimate,
+    unaligned_sentiment_parts,
+)
 
 NOISE_FLOOR_FILE = "noise_floor.json"
 
@@ -99,6 +108,7 @@ def iter_split(
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
     function: str = DEFAULT_FUNCTION,
     indices: Optional[Sequence[int]] = None,
+    unaligned: bool = False,
 ) -> Iterator[SyntheticSegment]:
     """Generates a split's segments; segment ``i`` depends only on (seed, split, i).
 
@@ -112,8 +122,9 @@ def iter_split(
     _check_dims(dims)
     u = cue_direction(seed, dims["text"])
     indices = range(len(planned)) if indices is None else indices
+    make = make_unaligned_segment if unaligned else make_segment
     for i, p in zip(indices, planned):
-        yield make_segment(p, _segment_rng(seed, split, i), u, sigma, dims, function)
+        yield make(p, _segment_rng(seed, split, i), u, sigma, dims, function)
 
 
 def spread_subset(n_total: int, limit: Optional[int], fraction: Optional[float] = None
@@ -178,6 +189,7 @@ def generate(
     sigma: float = DEFAULT_SIGMA,
     function: str = DEFAULT_FUNCTION,
     fraction: Optional[float] = None,
+    unaligned: bool = False,
 ) -> dict:
     """Writes the three splits and ``noise_floor.json``; returns the noise-floor dict.
 
@@ -220,13 +232,22 @@ def generate(
                 s = syn.segment
                 # Measured the way a consumer would: f recomputed from the
                 # float32 features exactly as written, against the stored label.
-                text_part, cross_part = sentiment_parts(s.text, s.audio, s.video, seed, function)
+                if syn.frame_words is None:
+                    text_part, cross_part = sentiment_parts(
+                        s.text, s.audio, s.video, seed, function)
+                else:
+                    text_part, cross_part = unaligned_sentiment_parts(
+                        s.text, s.audio, s.video, syn.frame_words, seed, function)
                 errors.append(abs(s.label - (text_part + cross_part)))
                 labels.append(s.label)
-                rows.append((s.label, text_part, float(np.mean(audio_cue(s.audio))),
-                             float(np.mean(video_cue(s.video)))))
+                row = (s.label, text_part, float(np.mean(audio_cue(s.audio))),
+                       float(np.mean(video_cue(s.video))))
+                if unaligned:
+                    row += (proportional_estimate(s.text, s.audio, s.video, seed, function),)
+                rows.append(row)
 
-            segs = iter_split(split, plan[split], seed, sigma, dims, function, kept[split])
+            segs = iter_split(split, plan[split], seed, sigma, dims, function, kept[split],
+                              unaligned)
             counts[split] = _write_records(
                 contract.split_path(tmp_dir, split), segs, dims, on_segment
             )
@@ -241,6 +262,7 @@ def generate(
             "sigma": sigma,
             "limit_per_split": None if limit_per_split is None else int(limit_per_split),
             "fraction": None if fraction is None else float(fraction),
+            "aligned": not unaligned,
             "test_mae_noise_floor": mae["test"],
             "train_mae_noise_floor": mae["train"],
             "valid_mae_noise_floor": mae["valid"],
@@ -254,8 +276,10 @@ def generate(
                 "name": function,
                 "formula": f"label = sum_t c_t * {_weight_formula(function)} + N(0, sigma)",
                 "c_t": "<text_t, u>, u = msa_data.synth.cue_direction(seed)",
-                "e_t": f"mean(audio[t, {list(AUDIO_CUE_DIMS)}]) > {CUE_THRESHOLD}",
-                "g_t": f"mean(video[t, {list(VIDEO_CUE_DIMS)}]) > {CUE_THRESHOLD}",
+                "e_t": f"mean(audio[t, {list(AUDIO_CUE_DIMS)}]) > {CUE_THRESHOLD}"
+                       + (" on any audio frame of word t" if unaligned else ""),
+                "g_t": f"mean(video[t, {list(VIDEO_CUE_DIMS)}]) > {CUE_THRESHOLD}"
+                       + (" on any video frame of word t" if unaligned else ""),
             },
         }
         with open(os.path.join(tmp_dir, NOISE_FLOOR_FILE), "w", encoding="utf-8") as fh:
@@ -342,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentiment function: gated (label = sum_t c_t (1 + e_t + g_t), the default) or "
         "flip (the audio cue sets each word's sign: a second cross-modal task)",
     )
+    p.add_argument(
+        "--unaligned", action="store_true",
+        help="audio and video at their own frame rates (about 2 and 3 frames a word, word "
+        "durations varying) instead of one frame per word; the files carry no timing",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
     return p
 
@@ -363,7 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result = generate(
             args.output, size=args.size, seed=args.seed,
             limit_per_split=args.limit_per_split, overwrite=args.overwrite, sigma=args.sigma,
-            function=args.function, fraction=args.fraction,
+            function=args.function, fraction=args.fraction, unaligned=args.unaligned,
         )
     except SynthError as err:
         print(f"msa-synth: error: {err}", file=sys.stderr)

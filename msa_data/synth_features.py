@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -146,11 +146,46 @@ class SyntheticSegment:
     segment: contract.Segment
     target: float  # f(x) the generator solved for (float64, = label - eps)
     eps: float
+    # Unaligned data only: {"audio"|"video": word index of each frame}.
+    frame_words: Optional[Mapping[str, np.ndarray]] = None
 
 
 def _segment_rng(seed: int, split: str, position: int) -> np.random.Generator:
     entropy = [seed, _TAG_SEGMENT, contract.SPLITS.index(split), position]
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def plan_words(rng: np.random.Generator):
+    """``(length, cue-word positions, e, g)``: a segment's words and their cue flags."""
+    length = int(np.clip(np.rint(rng.lognormal(math.log(LENGTH_MEDIAN), LENGTH_LOG_SD)),
+                         LENGTH_MIN, LENGTH_MAX))
+    n_cue = min(int(rng.integers(1, 4)), length)
+    window = length
+    if length > CUE_WINDOW and rng.random() >= CUE_OUTSIDE_WINDOW_P:
+        window = CUE_WINDOW
+    pos = rng.choice(window, size=n_cue, replace=False)
+
+    # Cue flags: distractors everywhere, denser at the cue words.
+    e = rng.random(length) < DISTRACTOR_CUE_P
+    g = rng.random(length) < DISTRACTOR_CUE_P
+    e[pos] = rng.random(n_cue) < CUE_WORD_AUDIO_P
+    g[pos] = rng.random(n_cue) < CUE_WORD_VIDEO_P
+    return length, pos, e, g
+
+
+def text_hitting_target(rng, pos, e, g, target: float, length: int, u: np.ndarray, text_dim: int,
+                     function: str):
+    """``(text frames, c)``: the cue-word values solved so ``f`` hits ``target``, as words."""
+    # Solve for the cue-word values: sum_i c_i w(e_i, g_i) = target.
+    shares = rng.dirichlet(np.full(len(pos), 2.0)) * target
+    c = np.zeros(length)
+    c[pos] = shares / cross_weight(e[pos], g[pos], function)
+
+    # Text: noise orthogonal to u, plus c_t * u.
+    words = rng.normal(0.0, WORD_NOISE_SD, (length, text_dim))
+    words -= np.outer(words @ u, u)
+    words += np.outer(c, u)
+    return words, c
 
 
 def make_segment(
@@ -166,31 +201,10 @@ def make_segment(
     eps = float(rng.normal(0.0, sigma)) if sigma > 0 else 0.0
     target = label - eps
 
-    length = int(np.clip(np.rint(rng.lognormal(math.log(LENGTH_MEDIAN), LENGTH_LOG_SD)),
-                         LENGTH_MIN, LENGTH_MAX))
-    n_cue = min(int(rng.integers(1, 4)), length)
-    window = length
-    if length > CUE_WINDOW and rng.random() >= CUE_OUTSIDE_WINDOW_P:
-        window = CUE_WINDOW
-    pos = rng.choice(window, size=n_cue, replace=False)
-
-    # Cue flags: distractors everywhere, denser at the cue words.
-    e = rng.random(length) < DISTRACTOR_CUE_P
-    g = rng.random(length) < DISTRACTOR_CUE_P
-    e[pos] = rng.random(n_cue) < CUE_WORD_AUDIO_P
-    g[pos] = rng.random(n_cue) < CUE_WORD_VIDEO_P
+    length, pos, e, g = plan_words(rng)
     zero_video = rng.random(length) < ZERO_VIDEO_FRAME_P
     g &= ~zero_video  # a zeroed FACET frame carries no visual cue
-
-    # Solve for the cue-word values: sum_i c_i w(e_i, g_i) = target.
-    shares = rng.dirichlet(np.full(n_cue, 2.0)) * target
-    c = np.zeros(length)
-    c[pos] = shares / cross_weight(e[pos], g[pos], function)
-
-    # Text: noise orthogonal to u, plus c_t * u.
-    words = rng.normal(0.0, WORD_NOISE_SD, (length, dims["text"]))
-    words -= np.outer(words @ u, u)
-    words += np.outer(c, u)
+    words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function)
 
     # Audio: COVAREP-ish noise, emphasis cue, undefined values.
     audio = rng.standard_normal((length, dims["audio"]))

@@ -16,7 +16,8 @@ def reference_maes(parts: Mapping[str, Sequence[tuple]]) -> Dict[str, float]:
     """Test MAEs of reference predictors built from the known function's parts.
 
     ``parts[split]`` holds ``(label, text_part, audio_cue_rate, video_cue_rate)``
-    per segment. Each predictor is a least-squares fit on the train split,
+    per segment, and for unaligned data a fifth value, the proportional-
+    alignment estimate of ``f``. Each predictor is a least-squares fit on the train split,
     scored on the test split:
 
     * ``constant``: the train label mean;
@@ -24,15 +25,22 @@ def reference_maes(parts: Mapping[str, Sequence[tuple]]) -> Dict[str, float]:
       model ignoring audio and video could reach at best, given ``u``);
     * ``pooled_oracle``: the text part times each segment's mean audio and
       visual cue rates, ``[1, T, T * mean(e), T * mean(g)]``: what pooling
-      each modality before fusing can see of the cross part.
+      each modality before fusing can see of the cross part;
+    * ``proportional_alignment`` (unaligned data): ``a + b * f_hat``, with
+      ``f_hat`` the known function computed after mapping each frame to a
+      word by its relative position
+      (:func:`msa_data.synth_unaligned.proportional_estimate`): what knowing
+      ``u`` and the function, but not the timing, gives.
     """
     def design(rows, kind):
-        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        rows = np.asarray(rows, dtype=np.float64)
         ones = np.ones(len(rows))
         if kind == "constant":
             x = ones[:, None]
         elif kind == "text_part":
             x = np.stack([ones, rows[:, 1]], axis=1)
+        elif kind == "proportional_alignment":
+            x = np.stack([ones, rows[:, 4]], axis=1)
         else:
             x = np.stack([ones, rows[:, 1], rows[:, 1] * rows[:, 2], rows[:, 1] * rows[:, 3]],
                          axis=1)
@@ -41,7 +49,10 @@ def reference_maes(parts: Mapping[str, Sequence[tuple]]) -> Dict[str, float]:
     result = {}
     if not parts.get("train") or not parts.get("test"):
         return result
-    for kind in ("constant", "text_part", "pooled_oracle"):
+    kinds = ["constant", "text_part", "pooled_oracle"]
+    if len(parts["train"][0]) > 4:
+        kinds.append("proportional_alignment")
+    for kind in kinds:
         x_train, y_train = design(parts["train"], kind)
         coef, *_ = np.linalg.lstsq(x_train, y_train, rcond=None)
         x_test, y_test = design(parts["test"], kind)

@@ -23,7 +23,7 @@ import time
 import traceback
 from typing import List, Tuple
 
-from msa_data import contract, preflight
+from msa_data import contract, lengths, preflight
 from pipeline import blessing, cli, configs, tensorboard
 from pipeline import console as console_lib
 from trainer.core.config import TrainerConfig
@@ -64,8 +64,9 @@ def checked_settings(args) -> Settings:
                     evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
 
 
-def resolve_data_root(args, console) -> str:
-    """The data to run on; generates the built-in data when none was given."""
+def resolve_data_root(args, console):
+    """``(data root, the train split's frame counts)``; generates the built-in data when
+    none was given. Every split file is read once (:func:`check_files`)."""
     if args.data_root:
         root = os.path.abspath(args.data_root)
         if not os.path.isdir(root):
@@ -75,8 +76,7 @@ def resolve_data_root(args, console) -> str:
         if missing:
             raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
                              "expected <split>.tfrecord* for train, valid and test")
-        check_files(root, console)
-        return root
+        return root, check_files(root, console)
     root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
         configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
     if contract.missing_splits(root):
@@ -84,18 +84,42 @@ def resolve_data_root(args, console) -> str:
 
         console.write(f"generating built-in {args.synth_size} data in {root}\n")
         synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
-    return root
+    return root, check_files(root, console)
 
 
-def check_files(root: str, console) -> None:
-    """Reads every split file once, so a bad one stops the run before any component."""
+def check_files(root: str, console):
+    """Reads every split file once, so a bad one stops the run before any component.
+
+    Returns the train split's frame counts ``{modality: (examples,)}``.
+    """
 
     try:
-        found = preflight.check_data_root(root)
+        summary = preflight.check_data_root(root)
     except preflight.DataFileError as err:
         raise SystemExit(f"error: --data-root: {err}") from None
     console.write("data files checked: " + ", ".join(
-        f"{split} {examples} examples" for split, (_, examples) in found.items()) + "\n")
+        f"{split} {examples} examples" for split, (_, examples) in summary.found.items()) + "\n")
+    return summary.frame_counts["train"]
+
+
+def sequence_lengths(config: TrainerConfig, train_counts, given: bool, console) -> TrainerConfig:
+    """The frames kept per modality: from the train split unless ``given`` (--max-len or the
+    seed preset). Says which, and what they cut; warns when a modality loses much."""
+    if train_counts is None:  # --source: its files are read inside the pipeline
+        console.write(lengths.describe_without_data(config.max_lens) + "\n")
+        return config
+    if given:
+        source = "--max-len" if config.preset != "seed" else f"the {config.preset} preset"
+    else:
+        config = dataclasses.replace(config, max_lens=lengths.choose_lengths(train_counts))
+        source = (f"the train split's {100 * lengths.QUANTILE:g}th percentile, rounded up to "
+                  f"{lengths.ROUND_TO}")
+    shares = lengths.cut_shares(train_counts, config.max_lens)
+    console.write(lengths.describe(config.max_lens, shares, source) + "\n")
+    warning = lengths.warning(config.max_lens, shares, given)
+    if warning:
+        console.write(warning + "\n")
+    return config
 
 
 def resolve_source(args, console):
@@ -184,7 +208,9 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
-            data_root = None if source else resolve_data_root(args, console)
+            data_root, train_counts = (None, None) if source else resolve_data_root(args, console)
+            given = "max_lens" in cli.given_fields(args) or config.preset == "seed"
+            config = sequence_lengths(config, train_counts, given, console)
         except SystemExit as err:
             console.write(f"{err}\n")
             if stale:  # the lock it took over still says a run was killed: close its work

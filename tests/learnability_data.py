@@ -30,3 +30,35 @@ def make_split(rng, n, u):
     for m in DIMS:
         features[f"{m}_mask"] = mask.astype("int64")
     return features, label.astype("float32")
+
+
+# Unaligned: audio and video at their own rates (msa_data.synth_unaligned's
+# timing), padded to these many frames.
+UNALIGNED_LENS = {"text": L, "audio": 3 * L, "video": 4 * L}
+
+
+def make_unaligned_split(rng, n, u):
+    """The same task with audio (~2 frames a word) and video (~3) at their own rates.
+
+    Each audio frame shows the cue of the word spoken at its time; word
+    durations vary, and the features carry no timing.
+    """
+    from msa_data.synth_unaligned import frame_words
+
+    aligned, label = make_split(rng, n, u)
+    cue = aligned["audio"][..., 0] > 0
+    out = {"text": aligned["text"], "text_mask": aligned["text_mask"]}
+    for m in ("audio", "video"):
+        out[m] = np.zeros((n, UNALIGNED_LENS[m], DIMS[m]), "float32")
+        out[f"{m}_mask"] = np.zeros((n, UNALIGNED_LENS[m]), "int64")
+    for i in range(n):
+        words = frame_words(rng, int(aligned["text_mask"][i].sum()))
+        for m in ("audio", "video"):
+            w = words[m][:UNALIGNED_LENS[m]]
+            frames = rng.normal(size=(len(w), DIMS[m]))
+            if m == "audio":
+                frames[:, :2] = np.where(cue[i, w], 2.0, -2.0)[:, None] + 0.1 * rng.normal(
+                    size=(len(w), 2))
+            out[m][i, :len(w)] = frames
+            out[f"{m}_mask"][i, :len(w)] = 1
+    return out, label

@@ -53,7 +53,13 @@ def _expect(root, *fragments):
 
 
 def test_a_valid_root_passes_with_its_counts(good_root):
-    assert preflight.check_data_root(good_root) == {s: (1, 6) for s in contract.SPLITS}
+    summary = preflight.check_data_root(good_root)
+    assert summary.found == {s: (1, 6) for s in contract.SPLITS}
+    # every segment's frame counts, as written
+    for split in contract.SPLITS:
+        segments = list(contract.read_split(contract.split_path(good_root, split)))
+        for m in contract.MODALITIES:
+            assert summary.frame_counts[split][m].tolist() == [len(s.frames(m)) for s in segments]
 
 
 def test_truncated_file_names_file_and_record(root):

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from msa_data import contract, synth, synth_features, synth_plan
+from msa_data import contract, synth, synth_features, synth_plan, synth_unaligned
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -351,3 +351,45 @@ def test_failed_run_leaves_nothing_half_written(tmp_path, monkeypatch):
         synth.generate(str(old), limit_per_split=5, overwrite=True)
     assert _files(old) == before
     assert sorted(os.listdir(tmp_path)) == ["old"]
+
+
+# ---------------------------------------------------------------- unaligned
+
+
+def test_unaligned_segments_have_their_own_frame_rates_and_hit_the_targets():
+    plan = synth.plan_splits("mosi")
+    ratios = {"audio": [], "video": []}
+    for syn in synth.iter_split("train", plan["train"][:300], seed=0, unaligned=True):
+        s, words = syn.segment, syn.frame_words
+        n = len(s.text)
+        for m in ("audio", "video"):
+            frames = s.frames(m)
+            assert len(words[m]) == len(frames) >= 1
+            assert np.all(np.diff(words[m]) >= 0) and words[m].max() <= n - 1  # monotonic
+            ratios[m].append(len(frames) / n)
+        # f from the written features and the frame-to-word map hits the target
+        text_part, cross_part = synth_unaligned.unaligned_sentiment_parts(
+            s.text, s.audio, s.video, words, seed=0)
+        assert text_part + cross_part == pytest.approx(syn.target, abs=1e-4)
+        # a visual cue never lands on an all-zero FACET frame
+        zero = ~s.video.any(axis=1)
+        assert not np.any(synth_features.video_cue(s.video)[zero])
+    for m, per_word in (("audio", 2.0), ("video", 3.0)):
+        assert np.median(ratios[m]) == pytest.approx(per_word, rel=0.15), m
+        assert np.mean(np.isclose(ratios[m], per_word)) < 0.5  # durations vary
+
+
+def test_unaligned_data_and_its_reference_rows(tmp_path):
+    out = str(tmp_path / "unaligned")
+    result = synth.generate(out, size="mosi", seed=0, limit_per_split=300, unaligned=True)
+    assert result["aligned"] is False
+    refs = result["reference_test_mae"]
+    # the known function with proportional alignment is far better than the text alone,
+    # and worse than the noise floor (timing is not in the files)
+    assert result["test_mae_noise_floor"] < refs["proportional_alignment"] < refs["text_part"]
+    assert refs["text_part"] < refs["constant"]
+    segments = list(contract.read_split(contract.split_path(out, "test")))
+    assert any(len(s.audio) != len(s.text) for s in segments)
+    again = str(tmp_path / "again")
+    synth.generate(again, size="mosi", seed=0, limit_per_split=300, unaligned=True)
+    assert _files(out) == _files(again)

@@ -188,14 +188,18 @@ def test_seed_preset_is_the_seed_training_script():
 def test_alignment_options_resolve_from_the_data():
     config = TrainerConfig(word_fusion="auto", shared_positions="auto")
     on = config.resolve_alignment(True)
-    assert (on.word_fusion, on.shared_positions) == ("on", "on")
+    assert (on.word_fusion, on.shared_positions, on.word_alignment) == ("on", "on", "steps")
+    # Unaligned data: the word-level path stays, on soft alignment.
     off = config.resolve_alignment(False)
-    assert (off.word_fusion, off.shared_positions) == ("off", "off")
+    assert (off.word_fusion, off.shared_positions, off.word_alignment) == ("on", "off", "soft")
     # Different --max-len per modality can never be word-aligned.
     unequal = TrainerConfig(max_lens={"text": 50, "audio": 80, "video": 50})
-    assert unequal.resolve_alignment(True).word_fusion == "off"
-    with pytest.raises(ValueError, match="word-fusion on: needs word-aligned data"):
-        TrainerConfig(word_fusion="on").resolve_alignment(False)
+    assert unequal.resolve_alignment(True).word_alignment == "soft"
+    assert TrainerConfig(word_fusion="on").resolve_alignment(False).word_alignment == "soft"
+    with pytest.raises(ValueError, match="word-alignment steps: needs word-aligned data"):
+        TrainerConfig(word_alignment="steps").resolve_alignment(False)
+    with pytest.raises(ValueError, match="shared-positions on: needs word-aligned data"):
+        TrainerConfig(shared_positions="on").resolve_alignment(False)
     with pytest.raises(ValueError, match="auto"):
         TrainerConfig().model_kwargs()  # unresolved
 

@@ -49,8 +49,9 @@ def run_fn(fn_args) -> None:
         fn_args, tf_transform_output, "Trainer")
     aligned = data.is_word_aligned(train_ds)
     config = config.resolve_alignment(aligned)
-    logging.info("Trainer: data %s word-aligned; shared_positions %s, word_fusion %s",
-                 "is" if aligned else "is not", config.shared_positions, config.word_fusion)
+    logging.info("Trainer: data %s word-aligned; shared_positions %s, word_fusion %s, "
+                 "word_alignment %s", "is" if aligned else "is not", config.shared_positions,
+                 config.word_fusion, config.word_alignment)
 
     started = time.perf_counter()
     resume_dir = checkpointing.resume_dir(fn_args)

@@ -25,6 +25,7 @@ from msa_data import contract
 # when the train split is aligned (checked by the Trainer), off otherwise.
 ALIGNED_OPTION_VALUES = ("auto", "on", "off")
 ALIGNED_OPTIONS = ("shared_positions", "word_fusion")
+WORD_ALIGNMENT_VALUES = ("auto", "steps", "soft")
 
 # The checks a numeric setting can carry (see setting()).
 POSITIVE_INT = "a positive integer"
@@ -77,8 +78,13 @@ class TrainerConfig:
         "off", "one positional table for all modalities (word-aligned data)",
         choices=ALIGNED_OPTION_VALUES)
     word_fusion: str = setting(
-        "auto", "word-level fusion path for word-aligned data; auto: on when the train split "
-        "is aligned", choices=ALIGNED_OPTION_VALUES)
+        "auto", "word-level fusion path: each word's score gated by its own audio and video "
+        "frames (see --word-alignment); auto: on", choices=ALIGNED_OPTION_VALUES)
+    word_alignment: str = setting(
+        "auto", "where the word-level path finds a word's frames: steps (word-aligned data, "
+        "step t is word t) or soft (unaligned data: learned soft alignment on normalised "
+        "time); auto: steps when the train split is word-aligned, else soft",
+        choices=WORD_ALIGNMENT_VALUES)
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)
     causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
@@ -165,26 +171,37 @@ class TrainerConfig:
         return len({int(self.max_lens[m]) for m in contract.MODALITIES}) == 1
 
     def resolve_alignment(self, data_aligned: bool) -> "TrainerConfig":
-        """'auto' aligned options -> 'on'/'off' for data that is (not) word-aligned.
+        """'auto' options -> what suits data that is (not) word-aligned.
 
-        Raises ValueError naming the option when one is 'on' for unaligned data.
+        ``shared_positions``: on for aligned data, else off. ``word_fusion``:
+        on (``word_alignment`` soft makes it work on unaligned data).
+        ``word_alignment``: steps for aligned data, else soft. Raises
+        ValueError naming the option when an explicit value needs word-aligned
+        data and this data is not.
         """
         aligned = data_aligned and self.aligned_lengths()
-        changes = {}
+        alignment = self.word_alignment
+        if alignment == "auto":
+            alignment = "steps" if aligned else "soft"
+        changes = {"word_alignment": alignment}
+        needs_steps = {"shared_positions": "on", "word_alignment": "steps"}
+        if alignment == "steps":
+            needs_steps["word_fusion"] = "on"
         for name in ALIGNED_OPTIONS:
-            value = getattr(self, name)
-            if value == "auto":
-                changes[name] = "on" if aligned else "off"
-            elif value == "on" and not aligned:
+            if getattr(self, name) == "auto":
+                changes[name] = "on" if aligned or name == "word_fusion" else "off"
+        for name, value in needs_steps.items():
+            if getattr(self, name) == value and not aligned:
                 raise ValueError(
-                    f"{name.replace('_', '-')} on: needs word-aligned data (every segment's "
+                    f"{name.replace('_', '-')} {value}: needs word-aligned data (every segment's "
                     "text, audio and video of one length, and one --max-len for all three); "
-                    "this data is not; expected auto or off")
+                    "this data is not; expected auto, or "
+                    + ("soft" if name == "word_alignment" else "off"))
         return dataclasses.replace(self, **changes)
 
     def model_kwargs(self) -> Dict[str, Any]:
         """Constructor arguments of the architecture's model class."""
-        for name in ALIGNED_OPTIONS:
+        for name in ALIGNED_OPTIONS + ("word_alignment",):
             if getattr(self, name) == "auto":
                 raise ValueError(f"{name} is 'auto': call resolve_alignment() first")
         if self.architecture == "pooled":
@@ -211,6 +228,7 @@ class TrainerConfig:
             shared_positions=self.shared_positions == "on",
             word_fusion=self.word_fusion == "on",
             word_fusion_channels=self.word_fusion_channels,
+            word_alignment=self.word_alignment,
             causal=self.causal,
         )
 

@@ -7,6 +7,7 @@ import numbers
 import tensorflow as tf
 
 from msa_data.contract import MODALITIES
+from trainer.models.alignment import SoftWordAlignment
 from trainer.models.encoder import ModalityEncoder, per_modality_lengths
 from trainer.models.fusion import AdaptiveFusionHead, CrossModalFusion
 from trainer.models.positional import (
@@ -51,6 +52,12 @@ class MSASeqLevelModel(tf.keras.Model):
       whose ``word_fusion_channels`` scores are added to the prediction
       through their own float32 ``Dense(1)``, which starts at zero.
 
+    ``word_alignment`` says where a word's audio and video frames are for
+    that path: ``"steps"`` (word-aligned data: step ``t`` of every modality
+    is word ``t``) or ``"soft"`` (unaligned data: a learned
+    :class:`SoftWordAlignment` per modality pools the frames onto the word
+    steps; any lengths).
+
     ``causal=True`` makes every encoder's self-attention causal (the seed's
     look-ahead mask option).
     """
@@ -61,7 +68,7 @@ class MSASeqLevelModel(tf.keras.Model):
                  bidirectional_fusion: bool = False,
                  pooling_method: str = "mean", dropout_rate: float = 0.1,
                  shared_positions: bool = False, word_fusion: bool = False,
-                 word_fusion_channels: int = 1,
+                 word_fusion_channels: int = 1, word_alignment: str = "steps",
                  causal: bool = False, **kwargs):
         # Masks are inferred from the raw inputs; autocasting them to float16
         # first would turn tiny non-zero frames into padding. Each encoder
@@ -86,8 +93,12 @@ class MSASeqLevelModel(tf.keras.Model):
         self.word_fusion = bool(word_fusion)
         self.word_fusion_channels = int(word_fusion_channels)
         self.causal = bool(causal)
+        if word_alignment not in ("steps", "soft"):
+            raise ValueError(f"word_alignment: expected 'steps' or 'soft', got {word_alignment!r}")
+        self.word_alignment = word_alignment
         aligned = len(set(self.seq_lens.values())) == 1
-        for option in ("shared_positions", "word_fusion"):
+        step_options = ["shared_positions"] + (["word_fusion"] if word_alignment == "steps" else [])
+        for option in step_options:
             if getattr(self, option) and not aligned:
                 raise ValueError(
                     f"{option} needs word-aligned modalities of one length; got seq_len "
@@ -116,6 +127,10 @@ class MSASeqLevelModel(tf.keras.Model):
         # mixed precision.
         self.regressor = tf.keras.layers.Dense(1, dtype="float32", name="regressor")
         self.word_level = self.word_regressor = None
+        self.aligners = None
+        if self.word_fusion and self.word_alignment == "soft":
+            self.aligners = [SoftWordAlignment(self.model_dim, name=f"{m}_to_words", **sub)
+                             for m in MODALITIES[1:]]
         if self.word_fusion:
             self.word_level = WordLevelFusion(
                 self.word_fusion_channels, name="word_level", **sub)
@@ -150,8 +165,14 @@ class MSASeqLevelModel(tf.keras.Model):
         fused = self.fusion_head([text, audio, video], masks, training=training)
         prediction = self.regressor(fused)
         if self.word_level is not None:
-            # Word steps are the text's; aligned audio/video frames share them.
-            words = self.word_level(sequences[0], sequences[1], sequences[2], masks[0])
+            # Word steps are the text's; aligned audio/video frames share them,
+            # unaligned ones are pooled onto them first.
+            audio, video = sequences[1], sequences[2]
+            if self.aligners is not None:
+                audio, video = [aligner(sequences[0], frames, masks[0], mask)
+                                for aligner, frames, mask in zip(
+                                    self.aligners, sequences[1:], masks[1:])]
+            words = self.word_level(sequences[0], audio, video, masks[0])
             prediction = prediction + self.word_regressor(words)
         return prediction
 
@@ -178,6 +199,7 @@ class MSASeqLevelModel(tf.keras.Model):
             "shared_positions": self.shared_positions,
             "word_fusion": self.word_fusion,
             "word_fusion_channels": self.word_fusion_channels,
+            "word_alignment": self.word_alignment,
             "causal": self.causal,
         }
 
