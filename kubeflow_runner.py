@@ -110,6 +110,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{target.schema_version}) -> {os.path.abspath(output)}")
     print(f"  image {args.image}; runtime parameters: "
           + ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())))
+    for note in compiled["notes"]:
+        print(f"  {note}")
 
     if args.endpoint:
         try:

@@ -78,6 +78,9 @@ def test_good_first_model_is_blessed_and_pushed(pipeline_chain):
     assert overall.candidate["relative_gain_over_constant"] > blessing.MIN_RELATIVE_GAIN + MARGIN
     assert overall.candidate["corr"] > blessing.CORR_FLOOR + MARGIN
     assert "verdict: BLESSED" in outcome.console
+    # the sequence lengths came from the train split, and the console says so
+    assert "sequence lengths (the train split's 99th percentile, rounded up to 10): text " \
+        in outcome.console
     # the runner's summary says the comparison with a baseline was skipped, and why
     assert re.search(r"skipped\s+worse_than_baseline_p .*no blessed baseline yet",
                      outcome.console)

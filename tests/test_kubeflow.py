@@ -459,13 +459,16 @@ def test_bad_flags_write_nothing(tmp_path, args, fragment):
 
 def test_local_pipeline_root_compiles_with_a_warning(tmp_path, capsys):
     output = str(tmp_path / "p.yaml")
-    code, _, err = main_in_process(capsys, "--image", IMAGE, "--pipeline-root",
-                                   str(tmp_path / "root"), "--data-root", "gs://bucket/d",
-                                   "--output", output)
+    code, out, err = main_in_process(capsys, "--image", IMAGE, "--pipeline-root",
+                                     str(tmp_path / "root"), "--data-root", "gs://bucket/d",
+                                     "--output", output)
     assert code == 0, err
     warnings = [ln for ln in err.splitlines() if "warning:" in ln]
     assert len(warnings) == 1
     assert "--pipeline-root" in warnings[0] and "local conformance runs only" in warnings[0]
+    # the data is read only in the cluster: the console says which lengths were compiled in
+    assert "sequence lengths: text 50, audio 50, video 50 (--max-len or the defaults: the " \
+           "data is read only when the pipeline runs" in out
 
 
 # --- data sources, tuning, warm start --------------------------------------------------

@@ -16,6 +16,7 @@ import os
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
+from msa_data import lengths
 from pipeline import blessing, cli
 from pipeline.kubeflow import resources, storage, targets
 from pipeline.kubeflow import spec as spec_lib
@@ -92,7 +93,8 @@ def check_vertex_accelerator(gpu_type: str) -> None:
 
 
 def compile_pipeline(args, beam_args: List[str]) -> Dict:
-    """Compiles and adapts; returns {"job", "spec", "target", "warnings", "parameters"}."""
+    """Compiles and adapts; returns {"job", "spec", "target", "warnings", "notes",
+    "parameters", "serving_dir"}."""
     # Flags first: a typo is answered before TFX is imported (seconds).
     target = targets.TARGETS[args.target]
     config = cli.trainer_config_from(args)
@@ -107,6 +109,11 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         storage.check_uri(serving_dir, target, "--serving-dir") if args.serving_dir else None,
         storage.check_uri(args.data_root, target, "--data-root") if args.data_root else None,
     ) if w]
+    # The data root is a runtime parameter, read only in the cluster, so the
+    # lengths cannot come from the data here.
+    notes = [lengths.describe_without_data(config.max_lens).replace(
+        "a --source file is read inside the pipeline", "the data is read only when the "
+        "pipeline runs")]
     cpu = resources.parse_assignments(args.cpu, "--cpu", _resource_names())
     memory = resources.parse_assignments(args.memory, "--memory", _resource_names())
     if target.name == "vertex" and args.gpus:
@@ -161,7 +168,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     spec_lib.adapt(spec, target, defaults, per_task, args.gpus, args.gpu_type)
     spec_lib.check(spec, target)
     return {"job": job, "spec": spec, "target": target, "warnings": warnings,
-            "parameters": defaults, "serving_dir": serving_dir}
+            "notes": notes, "parameters": defaults, "serving_dir": serving_dir}
 
 
 def _resource_names():
