@@ -31,10 +31,10 @@ def splits():
     return [tf.data.Dataset.from_tensor_slices(make_split(rng, n, u)) for n in (256, 64)]
 
 
-def _train(splits, resume_dir, schedule="cosine"):
+def _train(splits, resume_dir, schedule="cosine", **settings):
     train_ds, valid_ds = splits
     config = TrainerConfig(dims=DIMS, max_lens={m: L for m in DIMS}, batch_size=32,
-                           lr_schedule=schedule).resolve_alignment(True)
+                           lr_schedule=schedule, **settings).resolve_alignment(True)
     steps = EPOCHS * 256 // 32
     result = loop.train(config, train_ds, valid_ds, 256, steps, "", str(resume_dir))
     return result.model.get_weights(), result.history, result.resumed_from
@@ -97,3 +97,17 @@ def test_resume_folder_is_keyed_by_inputs_and_settings(tmp_path):
     for change in (dict(train_files=["u/*"]), dict(transform_output="h"),
                    dict(custom_config={"seed": 1}), dict(train_steps=11)):
         assert checkpointing.resume_dir(args(**change)) != first
+
+
+def test_a_checkpoint_of_another_model_structure_is_not_read(splits, tmp_path):
+    """The code changed between an interrupted run and its rerun (same inputs and settings,
+    so the same resume folder): the new model trains from the first epoch, no error."""
+    resume = tmp_path / "resume"
+    _, _, resumed = _train(splits, resume, model_dim=8, num_heads=2)
+    assert resumed == 0 and any(resume.iterdir())  # its checkpoint stays behind
+    weights, _, resumed = _train(splits, resume, model_dim=12, num_heads=2)
+    assert resumed == 0
+    assert all(np.all(np.isfinite(w)) for w in weights)
+    # the same structure again does find its own checkpoint
+    _, _, resumed = _train(splits, resume, model_dim=8, num_heads=2)
+    assert resumed == EPOCHS

@@ -45,6 +45,19 @@ def resume_dir(fn_args) -> str:
     return os.path.join(node_dir, "_resume", hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
+def for_structure(resume_dir: str, model: tf.keras.Model) -> str:
+    """``resume_dir``'s subfolder for this model's structure (its variables' shapes).
+
+    The resume key (:func:`resume_dir`) holds the inputs and settings, not the
+    code: an interrupted run rerun after an upgrade that changed the model
+    would otherwise read a checkpoint whose variables do not fit (the Trainer
+    stopped with "incompatible tensor with shape"). Keyed by structure, such a
+    checkpoint is never found, and training starts from the first epoch.
+    """
+    shapes = json.dumps([list(w.shape) for w in model.weights])
+    return os.path.join(resume_dir, "model-" + hashlib.sha256(shapes.encode()).hexdigest()[:12])
+
+
 def dropout_generators(model: tf.keras.Model) -> List[tf.random.Generator]:
     """The ``tf.random.Generator`` of every random layer, in a stable order.
 

@@ -129,7 +129,8 @@ def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_step
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
         start, checkpoint = 0, None
         if resume_dir:
-            checkpoint = checkpointing.EpochCheckpoint(resume_dir, tracked)
+            checkpoint = checkpointing.EpochCheckpoint(
+                checkpointing.for_structure(resume_dir, model), tracked)
             start = checkpoint.restore(model)
             callbacks.append(checkpoint)  # last: saves the others' end-of-epoch state
             if start:
