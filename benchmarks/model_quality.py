@@ -2,7 +2,7 @@
 
     make bench-model
     python -m benchmarks.model_quality [--seeds 0 1 2] [--rows NAME ...]
-        [--size mosi|mosei] [--function gated|flip] [--unaligned] [--data-root DIR]
+        [--size mosi|mosei] [--function gated|flip|context] [--unaligned] [--data-root DIR]
         [--work-dir DIR] [--train-steps N] [--json PATH]
 
 Each row trains through the real code path: the pipeline's Transform code
@@ -65,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), metavar="ROW",
                    help=f"rows to train (default: all): {', '.join(ROWS)}")
     p.add_argument("--size", choices=("mosi", "mosei"), default="mosi")
-    p.add_argument("--function", choices=("gated", "flip"), default="gated",
+    p.add_argument("--function", choices=("gated", "flip", "context"), default="gated",
                    help="built-in data's sentiment function (msa-synth --function)")
     p.add_argument("--unaligned", action="store_true",
                    help="built-in data with audio and video at their own frame rates "

@@ -88,7 +88,8 @@ def reference_rows(data_root: str) -> List[dict]:
         for key, name in (("text_part", "known function: text part alone (best linear fit)"),
                           ("pooled_oracle", "known function: pooled oracle"),
                           ("proportional_alignment",
-                           "known function, frames aligned by relative position")):
+                           "known function, frames aligned by relative position"),
+                          ("bag_of_words", "known function without negation (bag of words)")):
             if key in known:
                 rows.append({"name": name, "source": "noise_floor.json", "test_mae": known[key]})
         rows.append({"name": "noise floor (the known function itself)",

@@ -34,6 +34,11 @@ the text alone hardly predicts the label. It is a second cross-modal task
 in the same contract, to check that a model learns the interaction rather
 than the default function's constants (:data:`FUNCTIONS`).
 
+``--function context`` makes the text's order matter: a negator word (a
+second text direction ``v``) flips the sentiment of the two words after it,
+so a bag of words cannot recover the label; the reference rows add
+``bag_of_words``, the known function without the negation.
+
 ``--unaligned`` writes audio and video at their own frame rates (about 2
 and 3 frames a word, word durations varying), with the same function over
 the words; the files carry no timing (:mod:`msa_data.synth_unaligned`).
@@ -69,6 +74,8 @@ from msa_data.synth_features import (
     DEFAULT_FUNCTION,
     DEFAULT_SIGMA,
     FUNCTIONS,
+    NEGATION_SCOPE,
+    NEGATOR_THRESHOLD,
     VIDEO_CUE_DIMS,
     SyntheticSegment,
     _check_dims,
@@ -124,7 +131,7 @@ def iter_split(
     indices = range(len(planned)) if indices is None else indices
     make = make_unaligned_segment if unaligned else make_segment
     for i, p in zip(indices, planned):
-        yield make(p, _segment_rng(seed, split, i), u, sigma, dims, function)
+        yield make(p, _segment_rng(seed, split, i), u, sigma, dims, function, seed)
 
 
 def spread_subset(n_total: int, limit: Optional[int], fraction: Optional[float] = None
@@ -221,7 +228,7 @@ def generate(
         videos: Dict[str, int] = {}
         mae: Dict[str, float] = {}
         all_labels = []
-        parts: Dict[str, List[tuple]] = {}
+        parts: Dict[str, List[dict]] = {}
         for split in contract.SPLITS:
             errors: List[float] = []
             labels: List[float] = []
@@ -240,10 +247,15 @@ def generate(
                         s.text, s.audio, s.video, syn.frame_words, seed, function)
                 errors.append(abs(s.label - (text_part + cross_part)))
                 labels.append(s.label)
-                row = (s.label, text_part, float(np.mean(audio_cue(s.audio))),
-                       float(np.mean(video_cue(s.video))))
+                row = {"label": s.label, "text_part": text_part,
+                       "audio_rate": float(np.mean(audio_cue(s.audio))),
+                       "video_rate": float(np.mean(video_cue(s.video)))}
                 if unaligned:
-                    row += (proportional_estimate(s.text, s.audio, s.video, seed, function),)
+                    row["proportional_alignment"] = proportional_estimate(
+                        s.text, s.audio, s.video, seed, function)
+                if function == "context" and syn.frame_words is None:
+                    row["bag_of_words"] = sum(sentiment_parts(
+                        s.text, s.audio, s.video, seed, "gated"))
                 rows.append(row)
 
             segs = iter_split(split, plan[split], seed, sigma, dims, function, kept[split],
@@ -280,6 +292,9 @@ def generate(
                        + (" on any audio frame of word t" if unaligned else ""),
                 "g_t": f"mean(video[t, {list(VIDEO_CUE_DIMS)}]) > {CUE_THRESHOLD}"
                        + (" on any video frame of word t" if unaligned else ""),
+                **({"n_t": f"-1 if <text_s, v> > {NEGATOR_THRESHOLD} for s in t-{NEGATION_SCOPE}"
+                           "..t-1 (v = msa_data.synth_features.negator_direction(seed)), else 1"}
+                   if function == "context" else {}),
             },
         }
         with open(os.path.join(tmp_dir, NOISE_FLOOR_FILE), "w", encoding="utf-8") as fh:
@@ -363,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--function", choices=tuple(FUNCTIONS), default=DEFAULT_FUNCTION,
-        help="sentiment function: gated (label = sum_t c_t (1 + e_t + g_t), the default) or "
-        "flip (the audio cue sets each word's sign: a second cross-modal task)",
+        help="sentiment function: gated (label = sum_t c_t (1 + e_t + g_t), the default), "
+        "flip (the audio cue sets each word's sign: a second cross-modal task) or context "
+        "(a negator word flips the next two words: the text's order matters)",
     )
     p.add_argument(
         "--unaligned", action="store_true",

@@ -38,9 +38,18 @@ DISTRACTOR_CUE_P = 0.1  # P(e=1) / P(g=1) at a non-cue word
 ZERO_VIDEO_FRAME_P = 0.05
 UNDEFINED_AUDIO_FRAME_P = 0.01
 WORD_NOISE_SD = 0.4
+# --function context: negator words (a component NEGATOR_ON along a second
+# text direction v) flip the sentiment of the NEGATION_SCOPE words after them.
+NEGATOR_ON = 2.0
+NEGATOR_THRESHOLD = 1.0
+NEGATION_SCOPE = 2
+NEGATED_CUE_P = 0.5  # P(a negator just before a cue word)
+DISTRACTOR_NEGATOR_P = 0.05  # P(a negator) at any other word
 
 # Sentiment functions: f = sum_t c_t * w(e_t, g_t), w the cross-modal weight of
-# a word. ``gated`` (the default) makes cues amplify a word; ``flip`` makes
+# a word. ``context`` multiplies it by n_t = -1 for a word within
+# NEGATION_SCOPE words after a negator word, else 1: the text's sequence
+# matters, not only its words (a bag of words cannot tell "good" from "not good"). ``gated`` (the default) makes cues amplify a word; ``flip`` makes
 # the audio cue decide the word's sign, so the text alone says almost nothing
 # about the label (a second cross-modal task, to check that a model learns
 # the interaction rather than this generator's constants). w is never 0, so
@@ -48,19 +57,42 @@ WORD_NOISE_SD = 0.4
 FUNCTIONS = {
     "gated": "1 + e_t + g_t",
     "flip": "(2 e_t - 1) * (1 + g_t)",
+    "context": "(1 + e_t + g_t) * n_t",
 }
 DEFAULT_FUNCTION = "gated"
 
 
-def cross_weight(e: np.ndarray, g: np.ndarray, function: str = DEFAULT_FUNCTION) -> np.ndarray:
-    """``w(e_t, g_t)`` of :data:`FUNCTIONS` (float64) for bool cue arrays."""
+def cross_weight(e: np.ndarray, g: np.ndarray, function: str = DEFAULT_FUNCTION,
+                 negated=None) -> np.ndarray:
+    """``w(e_t, g_t)`` of :data:`FUNCTIONS` (float64) for bool cue arrays.
+
+    ``negated`` (``context`` only): bool, the word is in a negator's scope.
+    """
     e = np.asarray(e, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
     if function == "gated":
         return 1.0 + e + g
     if function == "flip":
         return (2.0 * e - 1.0) * (1.0 + g)
+    if function == "context":
+        return (1.0 + e + g) * text_sign(negated, e.shape)
     raise ValueError(f"function: expected one of {sorted(FUNCTIONS)}, got {function!r}")
+
+
+def text_sign(negated, shape) -> np.ndarray:
+    """``n_t``: -1 for a word in a negator's scope, else 1."""
+    if negated is None:
+        return np.ones(shape)
+    return np.where(np.asarray(negated, dtype=bool), -1.0, 1.0)
+
+
+def negated_steps(negators: np.ndarray) -> np.ndarray:
+    """Whether a negator is among the NEGATION_SCOPE words before each word."""
+    negators = np.asarray(negators, dtype=bool)
+    out = np.zeros(negators.shape, dtype=bool)
+    for offset in range(1, NEGATION_SCOPE + 1):
+        out[offset:] |= negators[:-offset]
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -81,6 +113,29 @@ def _cue_direction(seed: int, dim: int) -> np.ndarray:
     u /= np.linalg.norm(u)
     u.setflags(write=False)
     return u
+
+
+@functools.lru_cache(maxsize=32)
+def _negator_direction(seed: int, dim: int) -> np.ndarray:
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _TAG_DIRECTION, 1])))
+    u = _cue_direction(seed, dim)
+    v = rng.standard_normal(dim)
+    v -= (v @ u) * u
+    v /= np.linalg.norm(v)
+    v.setflags(write=False)
+    return v
+
+
+def negator_direction(seed: int = 0, dim: int = contract.DEFAULT_DIMS["text"]) -> np.ndarray:
+    """The unit vector ``v`` (orthogonal to ``u``) along which negator words lie."""
+    return _negator_direction(int(seed), int(dim))
+
+
+def negated_in_text(text: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``context``: which words of ``(len, dim)`` text are in a negator's scope."""
+    text = np.asarray(text, dtype=np.float64)
+    negators = text @ negator_direction(seed, text.shape[1]) > NEGATOR_THRESHOLD
+    return negated_steps(negators)
 
 
 def cue_direction(seed: int = 0, dim: int = contract.DEFAULT_DIMS["text"]) -> np.ndarray:
@@ -106,8 +161,8 @@ def sentiment_parts(
 ) -> Tuple[float, float]:
     """``(text_part, cross_part)`` of one segment's ``(len, dim)`` arrays.
 
-    ``text_part = sum_t c_t``; ``cross_part = sum_t c_t * (w_t - 1)``, so the
-    two add up to ``f``.
+    ``text_part = sum_t c_t n_t`` (``n_t`` = 1 but for ``context``'s negated
+    words); ``cross_part = sum_t c_t * (w_t - n_t)``, so the two add up to ``f``.
     """
     text = np.asarray(text, dtype=np.float64)
     n = text.shape[0]
@@ -117,8 +172,10 @@ def sentiment_parts(
             f"{n}/{np.shape(audio)[0]}/{np.shape(video)[0]}"
         )
     c = text @ cue_direction(seed, text.shape[1])
-    weight = cross_weight(audio_cue(audio), video_cue(video), function)
-    return float(c.sum()), float((c * (weight - 1.0)).sum())
+    negated = negated_in_text(text, seed) if function == "context" else None
+    weight = cross_weight(audio_cue(audio), video_cue(video), function, negated)
+    sign = text_sign(negated, c.shape)
+    return float((c * sign).sum()), float((c * (weight - sign)).sum())
 
 
 def sentiment_function(
@@ -173,17 +230,37 @@ def plan_words(rng: np.random.Generator):
     return length, pos, e, g
 
 
+def _place_negators(rng, pos, length: int) -> np.ndarray:
+    """``context``: negators just before about half the cue words, and a few elsewhere."""
+    negators = rng.random(length) < DISTRACTOR_NEGATOR_P
+    negators[pos] = False
+    for p in pos:
+        q = int(p) - int(rng.integers(1, NEGATION_SCOPE + 1))
+        if rng.random() < NEGATED_CUE_P and q >= 0 and q not in pos:
+            negators[q] = True
+    return negators
+
+
 def text_hitting_target(rng, pos, e, g, target: float, length: int, u: np.ndarray, text_dim: int,
-                     function: str):
+                     function: str, seed: int = 0):
     """``(text frames, c)``: the cue-word values solved so ``f`` hits ``target``, as words."""
+    negators = negated = None
+    if function == "context":
+        negators = _place_negators(rng, pos, length)
+        negated = negated_steps(negators)
     # Solve for the cue-word values: sum_i c_i w(e_i, g_i) = target.
     shares = rng.dirichlet(np.full(len(pos), 2.0)) * target
     c = np.zeros(length)
-    c[pos] = shares / cross_weight(e[pos], g[pos], function)
+    c[pos] = shares / cross_weight(e[pos], g[pos], function,
+                                   None if negated is None else negated[pos])
 
-    # Text: noise orthogonal to u, plus c_t * u.
+    # Text: noise orthogonal to u, plus c_t * u (and, for context, negators along v).
     words = rng.normal(0.0, WORD_NOISE_SD, (length, text_dim))
     words -= np.outer(words @ u, u)
+    if negators is not None:
+        v = negator_direction(seed, text_dim)
+        words -= np.outer(words @ v, v)
+        words += np.outer(negators * NEGATOR_ON, v)
     words += np.outer(c, u)
     return words, c
 
@@ -195,6 +272,7 @@ def make_segment(
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
     function: str = DEFAULT_FUNCTION,
+    seed: int = 0,
 ) -> SyntheticSegment:
     """Features for one planned segment; ``f(features) == label - eps``."""
     label = float(np.float32(planned.label))  # what the float label feature stores
@@ -204,7 +282,8 @@ def make_segment(
     length, pos, e, g = plan_words(rng)
     zero_video = rng.random(length) < ZERO_VIDEO_FRAME_P
     g &= ~zero_video  # a zeroed FACET frame carries no visual cue
-    words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function)
+    words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function,
+                                   seed)
 
     # Audio: COVAREP-ish noise, emphasis cue, undefined values.
     audio = rng.standard_normal((length, dims["audio"]))

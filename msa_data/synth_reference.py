@@ -11,17 +11,21 @@ from typing import Dict, Mapping, Sequence
 
 import numpy as np
 
+# Optional estimates of f a segment's row may carry, by name, after the
+# four fixed values (label, text part, audio and video cue rates).
+ESTIMATES = ("proportional_alignment", "bag_of_words")
 
-def reference_maes(parts: Mapping[str, Sequence[tuple]]) -> Dict[str, float]:
+
+def reference_maes(parts: Mapping[str, Sequence[dict]]) -> Dict[str, float]:
     """Test MAEs of reference predictors built from the known function's parts.
 
-    ``parts[split]`` holds ``(label, text_part, audio_cue_rate, video_cue_rate)``
-    per segment, and for unaligned data a fifth value, the proportional-
-    alignment estimate of ``f``. Each predictor is a least-squares fit on the train split,
-    scored on the test split:
+    ``parts[split]`` holds one dict per segment: ``label``, ``text_part``,
+    ``audio_rate`` and ``video_rate`` (mean audio and visual cue rates), and
+    optionally estimates of ``f`` named in :data:`ESTIMATES`. Each predictor
+    is a least-squares fit on the train split, scored on the test split:
 
     * ``constant``: the train label mean;
-    * ``text_part``: ``a + b * sum_t c_t``, the exact text part alone (what a
+    * ``text_part``: ``a + b * text_part``, the exact text part alone (what a
       model ignoring audio and video could reach at best, given ``u``);
     * ``pooled_oracle``: the text part times each segment's mean audio and
       visual cue rates, ``[1, T, T * mean(e), T * mean(g)]``: what pooling
@@ -30,28 +34,30 @@ def reference_maes(parts: Mapping[str, Sequence[tuple]]) -> Dict[str, float]:
       ``f_hat`` the known function computed after mapping each frame to a
       word by its relative position
       (:func:`msa_data.synth_unaligned.proportional_estimate`): what knowing
-      ``u`` and the function, but not the timing, gives.
+      ``u`` and the function, but not the timing, gives;
+    * ``bag_of_words`` (``--function context``): the known function with
+      every word's own cues but no negation, the best a model that scores
+      each word on its own (its cues included) can do.
     """
     def design(rows, kind):
-        rows = np.asarray(rows, dtype=np.float64)
+        get = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
         ones = np.ones(len(rows))
         if kind == "constant":
             x = ones[:, None]
         elif kind == "text_part":
-            x = np.stack([ones, rows[:, 1]], axis=1)
-        elif kind == "proportional_alignment":
-            x = np.stack([ones, rows[:, 4]], axis=1)
+            x = np.stack([ones, get("text_part")], axis=1)
+        elif kind == "pooled_oracle":
+            t = get("text_part")
+            x = np.stack([ones, t, t * get("audio_rate"), t * get("video_rate")], axis=1)
         else:
-            x = np.stack([ones, rows[:, 1], rows[:, 1] * rows[:, 2], rows[:, 1] * rows[:, 3]],
-                         axis=1)
-        return x, rows[:, 0]
+            x = np.stack([ones, get(kind)], axis=1)
+        return x, get("label")
 
     result = {}
     if not parts.get("train") or not parts.get("test"):
         return result
     kinds = ["constant", "text_part", "pooled_oracle"]
-    if len(parts["train"][0]) > 4:
-        kinds.append("proportional_alignment")
+    kinds += [k for k in ESTIMATES if k in parts["train"][0]]
     for kind in kinds:
         x_train, y_train = design(parts["train"], kind)
         coef, *_ = np.linalg.lstsq(x_train, y_train, rcond=None)

@@ -43,8 +43,10 @@ from msa_data.synth_features import (
     audio_cue,
     cross_weight,
     cue_direction,
+    negated_in_text,
     plan_words,
     text_hitting_target,
+    text_sign,
     video_cue,
 )
 from msa_data.synth_plan import PlannedSegment
@@ -81,6 +83,7 @@ def make_unaligned_segment(
     sigma: float = DEFAULT_SIGMA,
     dims: Mapping[str, int] = contract.DEFAULT_DIMS,
     function: str = DEFAULT_FUNCTION,
+    seed: int = 0,
 ) -> SyntheticSegment:
     """Features for one planned segment, audio and video at their own rates."""
     label = float(np.float32(planned.label))
@@ -91,7 +94,8 @@ def make_unaligned_segment(
     # A cue on a word with no frame of that modality cannot be seen.
     e &= np.bincount(frames["audio"], minlength=length) > 0
     g &= np.bincount(frames["video"], minlength=length) > 0
-    words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function)
+    words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function,
+                                   seed)
 
     audio = _render(rng, frames["audio"], e, dims["audio"], AUDIO_CUE_DIMS)
     undefined = rng.random(len(audio)) < UNDEFINED_AUDIO_FRAME_P
@@ -125,8 +129,10 @@ def unaligned_sentiment_parts(
     c = text @ cue_direction(seed, text.shape[1])
     e = _word_cues(audio_cue(audio), np.asarray(words_of_frame["audio"]), n)
     g = _word_cues(video_cue(video), np.asarray(words_of_frame["video"]), n)
-    weight = cross_weight(e, g, function)
-    return float(c.sum()), float((c * (weight - 1.0)).sum())
+    negated = negated_in_text(text, seed) if function == "context" else None
+    weight = cross_weight(e, g, function, negated)
+    sign = text_sign(negated, c.shape)
+    return float((c * sign).sum()), float((c * (weight - sign)).sum())
 
 
 def proportional_words(n_frames: int, n_words: int) -> np.ndarray:

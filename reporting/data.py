@@ -226,7 +226,8 @@ def highest_mae_first(rows: Iterable[SliceRow]) -> List[SliceRow]:
 
 # What the console and the page call each reference MAE of noise_floor.json.
 REFERENCE_NAMES = {"text_part": "text part alone", "pooled_oracle": "pooled oracle",
-                   "proportional_alignment": "proportional alignment"}
+                   "proportional_alignment": "proportional alignment",
+                   "bag_of_words": "bag of words"}
 
 
 def _noise_floor_file(data_root: Optional[str]):

@@ -393,3 +393,38 @@ def test_unaligned_data_and_its_reference_rows(tmp_path):
     again = str(tmp_path / "again")
     synth.generate(again, size="mosi", seed=0, limit_per_split=300, unaligned=True)
     assert _files(out) == _files(again)
+
+
+# ---------------------------------------------------------------- context
+
+
+def test_context_function_negates_the_words_after_a_negator():
+    plan = synth.plan_splits("mosi")
+    negated_cues = cue_words = 0
+    for syn in synth.iter_split("train", plan["train"][:300], seed=0, function="context"):
+        s = syn.segment
+        f = synth_features.sentiment_function(s.text, s.audio, s.video, seed=0,
+                                              function="context")
+        assert f == pytest.approx(syn.target, abs=1e-4)
+        c = s.text.astype(np.float64) @ synth.cue_direction(0)
+        negated = synth_features.negated_in_text(s.text, seed=0)
+        cues = np.abs(c) > 1e-4
+        cue_words += cues.sum()
+        negated_cues += (cues & negated).sum()
+        # without the negation the same words give another value wherever a cue is negated
+        bag = synth_features.sentiment_function(s.text, s.audio, s.video, seed=0)
+        if (cues & negated).any():
+            assert abs(bag - f) > 1e-3
+    assert 0.3 < negated_cues / cue_words < 0.6
+
+
+def test_context_reference_rows_say_a_bag_of_words_cannot_learn_it(tmp_path):
+    result = synth.generate(str(tmp_path / "context"), size="mosi", seed=0, limit_per_split=300,
+                            function="context")
+    refs = result["reference_test_mae"]
+    assert refs["bag_of_words"] > 0.85 * refs["constant"]  # order ignored: close to a constant
+    assert refs["text_part"] < 0.5 * refs["constant"]  # the text with its order: most of it
+    assert "n_t" in result["function"] and result["function"]["name"] == "context"
+    # the default function's files do not change with the option's existence
+    plain = synth.generate(str(tmp_path / "gated"), size="mosi", seed=0, limit_per_split=300)
+    assert "bag_of_words" not in plain["reference_test_mae"]
