@@ -62,11 +62,13 @@ def describe(max_lens: Mapping[str, int], shares: Mapping[str, float], source: s
     return f"sequence lengths ({source}): {kept}; frames cut in the train split: {cut}"
 
 
-def describe_without_data(max_lens: Mapping[str, int]) -> str:
-    """The console line when the data is not read before the pipeline (``--source``)."""
+def describe_without_data(max_lens: Mapping[str, int],
+                          why: str = "a --source file is read inside the pipeline") -> str:
+    """The console line when the data is not read before the pipeline (``--source``, a
+    compiled Kubeflow pipeline); ``why`` says which."""
     kept = ", ".join(f"{m} {int(max_lens[m])}" for m in contract.MODALITIES)
-    return (f"sequence lengths: {kept} (--max-len or the defaults: a --source file is read "
-            "inside the pipeline, so its lengths are not chosen from the data)")
+    return (f"sequence lengths: {kept} (--max-len or the defaults: {why}, so the lengths are "
+            "not chosen from the data)")
 
 
 def warning(max_lens: Mapping[str, int], shares: Mapping[str, float], given: bool) -> str:

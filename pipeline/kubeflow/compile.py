@@ -111,9 +111,8 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     ) if w]
     # The data root is a runtime parameter, read only in the cluster, so the
     # lengths cannot come from the data here.
-    notes = [lengths.describe_without_data(config.max_lens).replace(
-        "a --source file is read inside the pipeline", "the data is read only when the "
-        "pipeline runs")]
+    notes = [lengths.describe_without_data(config.max_lens,
+                                           "the data is read only when the pipeline runs")]
     cpu = resources.parse_assignments(args.cpu, "--cpu", _resource_names())
     memory = resources.parse_assignments(args.memory, "--memory", _resource_names())
     if target.name == "vertex" and args.gpus:
