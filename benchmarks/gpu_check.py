@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from benchmarks.exit_now import exit_now
 from benchmarks.xla_benchmark import train_step_times
 from msa_data import contract, synth
 from trainer import keras_choice
@@ -201,10 +202,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
     # Straight out: after XLA-compiled mixed-precision steps, TensorFlow's
-    # interpreter teardown can segfault (seen on this CPU host) and turn a
-    # finished check into exit code 139.
-    os._exit(code)
+    # interpreter teardown can segfault (seen on this CPU host).
+    exit_now(main())
