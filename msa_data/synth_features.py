@@ -265,6 +265,15 @@ def text_hitting_target(rng, pos, e, g, target: float, length: int, u: np.ndarra
     return words, c
 
 
+def render_frames(rng, words_of_frame: np.ndarray, cue: np.ndarray, dim: int, cue_dims
+                  ) -> np.ndarray:
+    """Noise frames whose cue dims show the cue of each frame's word (about CUE_ON or 0)."""
+    frames = rng.standard_normal((len(words_of_frame), dim))
+    noise = np.clip(rng.normal(0.0, 0.1, (len(words_of_frame), len(cue_dims))), -0.3, 0.3)
+    frames[:, list(cue_dims)] = np.where(cue[words_of_frame][:, None], CUE_ON, 0.0) + noise
+    return frames
+
+
 def make_segment(
     planned: PlannedSegment,
     rng: np.random.Generator,
@@ -286,10 +295,7 @@ def make_segment(
                                    seed)
 
     # Audio: COVAREP-ish noise, emphasis cue, undefined values.
-    audio = rng.standard_normal((length, dims["audio"]))
-    n_ac = len(AUDIO_CUE_DIMS)
-    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_ac)), -0.3, 0.3)
-    audio[:, list(AUDIO_CUE_DIMS)] = np.where(e[:, None], CUE_ON, 0.0) + cue_noise
+    audio = render_frames(rng, np.arange(length), e, dims["audio"], AUDIO_CUE_DIMS)
     undefined = rng.random(length) < UNDEFINED_AUDIO_FRAME_P
     kind = rng.random(length) < 0.5
     if undefined.any():
@@ -298,10 +304,7 @@ def make_segment(
         audio[np.ix_(rows, list(AUDIO_UNDEFINED_DIMS))] = bad
 
     # Video: FACET-ish evidence, visual cue, all-zero frames.
-    video = rng.standard_normal((length, dims["video"]))
-    n_vc = len(VIDEO_CUE_DIMS)
-    cue_noise = np.clip(rng.normal(0.0, 0.1, (length, n_vc)), -0.3, 0.3)
-    video[:, list(VIDEO_CUE_DIMS)] = np.where(g[:, None], CUE_ON, 0.0) + cue_noise
+    video = render_frames(rng, np.arange(length), g, dims["video"], VIDEO_CUE_DIMS)
     video[zero_video] = 0.0
 
     segment = contract.Segment(

@@ -32,7 +32,6 @@ from msa_data import contract
 from msa_data.synth_features import (
     AUDIO_CUE_DIMS,
     AUDIO_UNDEFINED_DIMS,
-    CUE_ON,
     DATASET_NAME,
     DEFAULT_FUNCTION,
     DEFAULT_SIGMA,
@@ -45,6 +44,7 @@ from msa_data.synth_features import (
     cue_direction,
     negated_in_text,
     plan_words,
+    render_frames,
     text_hitting_target,
     text_sign,
     video_cue,
@@ -69,13 +69,6 @@ def frame_words(rng: np.random.Generator, n_words: int) -> Dict[str, np.ndarray]
     return out
 
 
-def _render(rng, words_of_frame, cue, dim, cue_dims) -> np.ndarray:
-    frames = rng.standard_normal((len(words_of_frame), dim))
-    noise = np.clip(rng.normal(0.0, 0.1, (len(words_of_frame), len(cue_dims))), -0.3, 0.3)
-    frames[:, list(cue_dims)] = np.where(cue[words_of_frame][:, None], CUE_ON, 0.0) + noise
-    return frames
-
-
 def make_unaligned_segment(
     planned: PlannedSegment,
     rng: np.random.Generator,
@@ -97,12 +90,12 @@ def make_unaligned_segment(
     words, c = text_hitting_target(rng, pos, e, g, target, length, u, dims["text"], function,
                                    seed)
 
-    audio = _render(rng, frames["audio"], e, dims["audio"], AUDIO_CUE_DIMS)
+    audio = render_frames(rng, frames["audio"], e, dims["audio"], AUDIO_CUE_DIMS)
     undefined = rng.random(len(audio)) < UNDEFINED_AUDIO_FRAME_P
     if undefined.any():
         bad = np.where(rng.random(int(undefined.sum())) < 0.5, -np.inf, np.nan)[:, None]
         audio[np.ix_(np.flatnonzero(undefined), list(AUDIO_UNDEFINED_DIMS))] = bad
-    video = _render(rng, frames["video"], g, dims["video"], VIDEO_CUE_DIMS)
+    video = render_frames(rng, frames["video"], g, dims["video"], VIDEO_CUE_DIMS)
     zero = (rng.random(len(video)) < ZERO_VIDEO_FRAME_P) & ~g[frames["video"]]
     video[zero] = 0.0
 
