@@ -15,12 +15,19 @@ reads anyway (:mod:`msa_data.preflight`):
 
 Whatever the lengths, the share of frames they cut is reported; more than
 :data:`WARN_CUT_SHARE` is a warning line naming the modality.
+
+A compiled Kubeflow pipeline cannot read the data before it runs, so there
+the same rule is applied inside the run to StatisticsGen's quantile
+histogram of each ``<modality>_len`` feature
+(:mod:`components.sequence_lengths`): :func:`quantile_of_buckets` and
+:func:`cut_share_of_buckets` read the histogram, :func:`length_for` rounds
+and caps as above.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Sequence
+from typing import Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -32,15 +39,55 @@ CAP = 500
 WARN_CUT_SHARE = 0.02
 
 
+def length_for(quantile: float) -> int:
+    """Frames to keep for a modality whose :data:`QUANTILE` is ``quantile`` frames."""
+    return int(min(ROUND_TO * max(1, math.ceil(quantile / ROUND_TO)), CAP))
+
+
 def choose_lengths(counts: Mapping[str, Sequence[int]]) -> Dict[str, int]:
     """``{modality: frames to keep}`` from the train split's per-segment frame counts."""
     chosen = {}
     for modality in contract.MODALITIES:
         values = np.asarray(counts[modality], dtype=np.float64)
-        quantile = float(np.quantile(values, QUANTILE)) if values.size else 0.0
-        rounded = ROUND_TO * max(1, math.ceil(quantile / ROUND_TO))
-        chosen[modality] = int(min(rounded, CAP))
+        chosen[modality] = length_for(float(np.quantile(values, QUANTILE)) if values.size
+                                      else 0.0)
     return chosen
+
+
+# A quantile histogram: (low, high, count) buckets in increasing order, each
+# holding about the same number of segments (TFDV's QUANTILES histogram).
+Buckets = Sequence[Tuple[float, float, float]]
+
+
+def quantile_of_buckets(buckets: Buckets, q: float = QUANTILE) -> float:
+    """The ``q`` quantile of the frame counts a quantile histogram describes.
+
+    Linear inside the bucket where the cumulative count crosses ``q``; 0 for
+    an empty histogram.
+    """
+    total = float(sum(count for _, _, count in buckets))
+    if total <= 0:
+        return 0.0
+    target, seen = q * total, 0.0
+    for low, high, count in buckets:
+        if count > 0 and seen + count >= target:
+            return float(low + (high - low) * (target - seen) / count)
+        seen += count
+    return float(buckets[-1][1])
+
+
+def cut_share_of_buckets(buckets: Buckets, max_len: int) -> float:
+    """Estimated share of the frames beyond ``max_len``, counts taken as uniform in a bucket."""
+    frames = cut = 0.0
+    for low, high, count in buckets:
+        frames += count * (low + high) / 2.0
+        if high <= max_len:
+            continue
+        if low >= max_len or high == low:
+            cut += count * ((low + high) / 2.0 - max_len)
+        else:  # the part of a uniform [low, high] beyond max_len
+            cut += count * (high - max_len) ** 2 / (2.0 * (high - low))
+    return cut / frames if frames > 0 else 0.0
 
 
 def cut_shares(counts: Mapping[str, Sequence[int]], max_lens: Mapping[str, int]
@@ -62,13 +109,12 @@ def describe(max_lens: Mapping[str, int], shares: Mapping[str, float], source: s
     return f"sequence lengths ({source}): {kept}; frames cut in the train split: {cut}"
 
 
-def describe_without_data(max_lens: Mapping[str, int],
-                          why: str = "a --source file is read inside the pipeline") -> str:
-    """The console line when the data is not read before the pipeline (``--source``, a
-    compiled Kubeflow pipeline); ``why`` says which."""
+def describe_without_data(max_lens: Mapping[str, int], source: str) -> str:
+    """The console line for given lengths (``source``: ``--max-len`` or a preset) when the
+    data is read only inside the pipeline (``--source``, a compiled Kubeflow pipeline)."""
     kept = ", ".join(f"{m} {int(max_lens[m])}" for m in contract.MODALITIES)
-    return (f"sequence lengths: {kept} (--max-len or the defaults: {why}, so the lengths are "
-            "not chosen from the data)")
+    return (f"sequence lengths ({source}): {kept}; the data is read only inside the pipeline, "
+            "so the share of frames they cut is not known here")
 
 
 def warning(max_lens: Mapping[str, int], shares: Mapping[str, float], given: bool) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 from msa_data import contract
 from msa_data.readers import ReaderError, SourceError, make_reader, parse_source
@@ -123,6 +123,16 @@ def given_fields(args) -> Tuple[str, ...]:
     """The TrainerConfig fields the user set with a flag, in field order."""
     given = getattr(args, "given_flags", None) or {}
     return tuple(name for name in config_fields() if name in given)
+
+
+def given_lengths_source(args, config) -> Optional[str]:
+    """Where fixed sequence lengths come from (``--max-len`` or the seed preset's own), or
+    None when they are to be chosen from the data."""
+    if "max_lens" in given_fields(args):
+        return "--max-len"
+    if config.preset == "seed":
+        return "the seed preset"
+    return None
 
 
 def tuning_from(args):

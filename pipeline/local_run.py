@@ -21,7 +21,7 @@ import shlex
 import signal
 import time
 import traceback
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from msa_data import contract, lengths, preflight
 from pipeline import blessing, cli, configs, tensorboard
@@ -102,21 +102,28 @@ def check_files(root: str, console):
     return summary.frame_counts["train"]
 
 
-def sequence_lengths(config: TrainerConfig, train_counts, given: bool, console) -> TrainerConfig:
-    """The frames kept per modality: from the train split unless ``given`` (--max-len or the
-    seed preset). Says which, and what they cut; warns when a modality loses much."""
+RUN_TIME_LENGTHS = ("sequence lengths: chosen from the train split's statistics inside the "
+                    "run (--source files are read there); printed when the run ends")
+
+
+def sequence_lengths(config: TrainerConfig, train_counts, given: Optional[str], console
+                     ) -> TrainerConfig:
+    """The frames kept per modality: from the train split unless ``given`` (where fixed
+    lengths come from: --max-len or the seed preset). Says which, and what they cut; warns
+    when a modality loses much."""
     if train_counts is None:  # --source: its files are read inside the pipeline
-        console.write(lengths.describe_without_data(config.max_lens) + "\n")
+        console.write((lengths.describe_without_data(config.max_lens, given)
+                       if given else RUN_TIME_LENGTHS) + "\n")
         return config
     if given:
-        source = "--max-len" if config.preset != "seed" else f"the {config.preset} preset"
+        source = given
     else:
         config = dataclasses.replace(config, max_lens=lengths.choose_lengths(train_counts))
         source = (f"the train split's {100 * lengths.QUANTILE:g}th percentile, rounded up to "
                   f"{lengths.ROUND_TO}")
     shares = lengths.cut_shares(train_counts, config.max_lens)
     console.write(lengths.describe(config.max_lens, shares, source) + "\n")
-    warning = lengths.warning(config.max_lens, shares, given)
+    warning = lengths.warning(config.max_lens, shares, bool(given))
     if warning:
         console.write(warning + "\n")
     return config
@@ -209,8 +216,9 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
             data_root, train_counts = (None, None) if source else resolve_data_root(args, console)
-            given = "max_lens" in cli.given_fields(args) or config.preset == "seed"
+            given = cli.given_lengths_source(args, config)
             config = sequence_lengths(config, train_counts, given, console)
+            lengths_at_run_time = train_counts is None and not given
         except SystemExit as err:
             console.write(f"{err}\n")
             if stale:  # the lock it took over still says a run was killed: close its work
@@ -246,6 +254,7 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 tune_trials=settings.tuning.trials,
                 tune_steps=settings.tuning.steps,
                 tune_fixed=settings.tuning.fixed,
+                lengths_from_statistics=lengths_at_run_time,
             )
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except (KeyboardInterrupt, Exception) as err:
@@ -257,6 +266,11 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                           f"(full traceback in {log_path}; nothing was pushed)\n")
             return 1
         console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
+        if lengths_at_run_time:
+            from pipeline import results
+
+            for line in results.run_time_lengths(configs.metadata_path(output_dir)):
+                console.write(line + "\n")
         from reporting import report  # the same tables as msa-report
 
         try:

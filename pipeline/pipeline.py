@@ -15,6 +15,11 @@ container tasks and keys its cache on task inputs (docs/kubeflow.md):
 container task reading the Pusher's versions instead of TFX's Resolver, and
 ``fingerprint_inputs`` gives the ExampleGen its input files' fingerprint as
 a setting, so its cache key changes with the data.
+
+``lengths_from_statistics`` (a compiled pipeline, which cannot read the
+data before it runs) adds :class:`SequenceLengths` between StatisticsGen
+and Transform: it chooses each modality's length from the train split's
+statistics at run time, and Transform takes its settings from it.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from tfx.components.example_gen.import_example_gen import (
 )
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
+from tfx.types import standard_component_specs
 
 from components import input_fingerprint
 from components.data_gate import DataGate
 from components.latest_pushed_model import LatestPushedModel
 from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
+from components.sequence_lengths import QUANTILE_BUCKETS, SequenceLengths
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
 from trainer.core import search_space
@@ -71,6 +78,7 @@ def create_pipeline(
     transform_statistics: bool = False,
     baseline_from: str = "metadata",
     fingerprint_inputs: bool = False,
+    lengths_from_statistics: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
@@ -115,7 +123,13 @@ def create_pipeline(
     else:
         example_gen = tfx.components.ImportExampleGen(
             input_base=data_root, input_config=example_input_config())
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    stats_options = None
+    if lengths_from_statistics:
+        import tensorflow_data_validation as tfdv
+
+        stats_options = tfdv.StatsOptions(num_quantiles_histogram_buckets=QUANTILE_BUCKETS)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], stats_options=stats_options)
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
@@ -134,6 +148,16 @@ def create_pipeline(
         splits_config=transform_pb2.SplitsConfig(
             analyze=["train"], transform=list(contract.SPLITS)))
     transform.add_upstream_node(data_gate)
+    sequence_lengths = None
+    if lengths_from_statistics:
+        sequence_lengths = SequenceLengths(
+            statistics=statistics_gen.outputs["statistics"],
+            dims_json=json.dumps(trainer_config.dims, sort_keys=True))
+        # Transform's settings are this task's output, known only at run time
+        # (a dynamic execution property: its stock constructor takes a dict).
+        transform.exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY] = (
+            sequence_lengths.outputs["transform_config"].future()[0].value)
+        transform.add_upstream_node(sequence_lengths)
 
     if baseline_from == "metadata":
         model_resolver = tfx.dsl.Resolver(
@@ -192,7 +216,8 @@ def create_pipeline(
         model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
 
     components = [*([fingerprint] if fingerprint else []), example_gen, statistics_gen,
-                  schema_gen, example_validator, data_gate, transform,
+                  schema_gen, example_validator, data_gate,
+                  *([sequence_lengths] if sequence_lengths else []), transform,
                   *([tuner] if tuner else []), model_resolver, trainer, evaluator,
                   bulk_inferrer, pusher]
     return tfx.dsl.Pipeline(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
@@ -277,3 +278,23 @@ def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
         model_run_uri=_uri(_run_output(store, context, "model_run")),
         tuner_results_uri=_uri(_run_output(store, context, "tuner_results")),
     )
+
+
+def run_time_lengths(metadata_path: str) -> List[str]:
+    """The console lines of the newest SequenceLengths task (lengths chosen inside a run)."""
+    from components.sequence_lengths import console_lines
+
+    store = open_store(metadata_path)
+    names = [t.name for t in store.get_execution_types() if t.name.endswith(".SequenceLengths")]
+    done = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+    executions = [e for name in names for e in store.get_executions_by_type(name)
+                  if e.last_known_state in done]
+    if not executions:
+        return []
+    newest = max(executions, key=lambda e: e.id)
+    artifact = _events_by_key(store, newest.id, metadata_store_pb2.Event.OUTPUT).get(
+        "transform_config", [None])[0]
+    if artifact is None:
+        return []
+    with open(os.path.join(artifact.uri, "value"), encoding="utf-8") as f:
+        return console_lines(f.read())

@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 
 import pytest
 
@@ -32,7 +33,7 @@ from tests.runner_util import TFX_SELF_PACKAGING
 pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
 
 TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
-         "ExampleValidator", "DataGate", "Transform", "Trainer", "latest_pushed_model",
+         "ExampleValidator", "DataGate", "SequenceLengths", "Transform", "Trainer", "latest_pushed_model",
          "Evaluator", "BulkInferrer", "Pusher"}
 
 
@@ -83,6 +84,30 @@ def test_the_trainer_gets_the_runtime_train_steps(kfp_runs):
     assert trainer.executor_input["inputs"]["parameterValues"]["train_steps"] == 20
     # 40 examples at batch 16: 3 steps an epoch, so 20 steps are 7 epochs
     assert "Trainer: epoch 1/7 " in read(trainer.log)
+
+
+def test_transform_lengths_are_chosen_in_the_run_from_the_statistics(kfp_runs):
+    import tensorflow_transform as tft
+
+    from msa_data import contract, lengths
+
+    first = kfp_runs["runs"]["first"]
+    log = read(first.tasks["SequenceLengths"].log)
+    line = next(ln for ln in log.splitlines() if "sequence lengths (the train split's" in ln)
+    said = {m: int(re.search(rf"\b{m} (\d+)", line.split("):", 1)[1]).group(1))
+            for m in contract.MODALITIES}
+    # the local runner's rule on the exact counts, within the histogram's resolution
+    [examples] = first.tasks["ImportExampleGen"].outputs["examples"]  # the first run's data
+    counts = {m: [] for m in contract.MODALITIES}
+    for segment in contract.read_split(os.path.join(examples["uri"], "Split-train", "*")):
+        for m in contract.MODALITIES:
+            counts[m].append(len(getattr(segment, m)))
+    exact = lengths.choose_lengths(counts)
+    assert all(abs(said[m] - exact[m]) <= lengths.ROUND_TO for m in said), (said, exact)
+    # Transform padded to what the task chose
+    [graph] = first.tasks["Transform"].outputs["transform_graph"]
+    spec = tft.TFTransformOutput(graph["uri"]).transformed_feature_spec()
+    assert {m: spec[m].shape[0] for m in contract.MODALITIES} == said
 
 
 def test_entrypoint_adapts_what_the_open_source_driver_hands_tfx(kfp_runs):

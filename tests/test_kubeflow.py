@@ -159,10 +159,12 @@ def test_each_target_has_the_local_pipelines_components_and_edges(kfp_spec, vert
     def resolver_node(name):
         return RESOLVER if name.startswith(RESOLVER) else name
 
-    local = {c.id: {u.id for u in c.upstream_nodes} for c in local_pipeline().components}
+    local = {c.id: {u.id for u in c.upstream_nodes}
+             for c in local_pipeline(lengths_from_statistics=True).components}
     assert edges(vertex_job[1]["pipelineSpec"], resolver_node) == local
     kfp_local = {c.id: {u.id for u in c.upstream_nodes} for c in local_pipeline(
-        baseline_from="serving_dir", fingerprint_inputs=True).components}
+        baseline_from="serving_dir", fingerprint_inputs=True,
+        lengths_from_statistics=True).components}
     assert edges(kfp_spec[1]) == kfp_local
     # the kfp pipeline differs only where open-source KFP needs it
     assert set(kfp_local) - set(local) == {"InputFingerprint", "latest_pushed_model"}
@@ -264,6 +266,26 @@ def test_kfp_example_gen_cache_key_follows_the_input_files(kfp_spec):
     assert caching.pop("InputFingerprint") is False
     assert caching.pop("latest_pushed_model") is False
     assert all(caching.values()), caching
+
+
+def test_transform_lengths_come_from_the_statistics_at_run_time(kfp_spec, tmp_path, capsys):
+    tasks = kfp_spec[1]["root"]["dag"]["tasks"]
+    # Transform's settings are the SequenceLengths task's output, which reads StatisticsGen's
+    assert tasks["Transform"]["inputs"]["parameters"]["custom_config"] == {
+        "taskOutputParameter": {"producerTask": "SequenceLengths",
+                                "outputParameterKey": "transform_config"}}
+    assert "SequenceLengths" in tasks["Transform"]["dependentTasks"]
+    assert tasks["SequenceLengths"]["inputs"]["artifacts"]["statistics"][
+        "taskOutputArtifact"]["producerTask"] == "StatisticsGen"
+    # given lengths are compiled in, and no task chooses them
+    output = str(tmp_path / "given.yaml")
+    code, out, err = main_in_process(capsys, *base_args(output), "--max-len", "30", "60", "90")
+    assert code == 0, err
+    assert "sequence lengths (--max-len): text 30, audio 60, video 90" in out
+    tasks = load(output)["root"]["dag"]["tasks"]
+    assert "SequenceLengths" not in tasks
+    constant = tasks["Transform"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
+    assert json.loads(constant["constant"])["max_lens"] == {"text": 30, "audio": 60, "video": 90}
 
 
 def test_resources_are_sized_per_component_and_set_by_flags(kfp_spec, tmp_path, capsys):
@@ -466,9 +488,9 @@ def test_local_pipeline_root_compiles_with_a_warning(tmp_path, capsys):
     warnings = [ln for ln in err.splitlines() if "warning:" in ln]
     assert len(warnings) == 1
     assert "--pipeline-root" in warnings[0] and "local conformance runs only" in warnings[0]
-    # the data is read only in the cluster: the console says which lengths were compiled in
-    assert "sequence lengths: text 50, audio 50, video 50 (--max-len or the defaults: the " \
-           "data is read only when the pipeline runs" in out
+    # the data is read only in the cluster: the lengths are chosen there
+    assert "sequence lengths: chosen when the pipeline runs, from the train split's " \
+           "statistics" in out
 
 
 # --- data sources, tuning, warm start --------------------------------------------------
@@ -493,10 +515,10 @@ def test_source_compiles_the_converted_example_gen_with_its_fingerprint(tmp_path
     assert tasks["ConvertedExampleGen"]["inputs"]["parameters"]["input_fingerprint"][
         "taskOutputParameter"]["producerTask"] == "InputFingerprint"
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"train_steps"}
-    # the source's own dims (MulT MOSI: audio 5, vision 20) reach Transform and the Trainer
-    transform_config = tasks["Transform"]["inputs"]["parameters"]["custom_config"]
-    assert json.loads(transform_config["runtimeValue"]["constant"])["dims"] == {
-        "text": 300, "audio": 5, "video": 20}
+    # the source's own dims (MulT MOSI: audio 5, vision 20) reach Transform (through the
+    # task that adds the lengths) and the Trainer
+    dims = tasks["SequenceLengths"]["inputs"]["parameters"]["dims_json"]
+    assert json.loads(dims["runtimeValue"]["constant"]) == {"text": 300, "audio": 5, "video": 20}
     # its memory follows the file's size (1.6x + 1 GB)
     memory = executor(spec, "ConvertedExampleGen")["container"]["resources"]["memoryRequest"]
     assert memory == 1 + -(-1.6 * os.path.getsize(pickle_path) // 1e9)

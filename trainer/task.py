@@ -45,6 +45,7 @@ def run_fn(fn_args) -> None:
         config = dataclasses.replace(config, **tuned)
         logging.info("Trainer: using the Tuner's best hyperparameters %s", tuned)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    config = dataclasses.replace(config, max_lens=data.transformed_lengths(tf_transform_output))
     train_ds, valid_ds, train_size = data.read_train_and_valid(
         fn_args, tf_transform_output, "Trainer")
     aligned = data.is_word_aligned(train_ds)

@@ -88,9 +88,10 @@ def _tuner_class():
 def tuner_fn(fn_args):
     """TFX Tuner entry point: returns the tuner and the arguments of its search."""
     settings = fn_args.custom_config or {}
-    start = TrainerConfig.from_dict(settings["trainer_config"])
-    trials = int(settings["trials"])
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    start = dataclasses.replace(TrainerConfig.from_dict(settings["trainer_config"]),
+                                max_lens=data.transformed_lengths(transform_output))
+    trials = int(settings["trials"])
     train_ds, valid_ds, train_size = data.read_train_and_valid(fn_args, transform_output, "Tuner")
     tuner = _tuner_class()(
         start=start, trials=trials,

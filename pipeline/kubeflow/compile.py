@@ -109,10 +109,12 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         storage.check_uri(serving_dir, target, "--serving-dir") if args.serving_dir else None,
         storage.check_uri(args.data_root, target, "--data-root") if args.data_root else None,
     ) if w]
-    # The data root is a runtime parameter, read only in the cluster, so the
-    # lengths cannot come from the data here.
-    notes = [lengths.describe_without_data(config.max_lens,
-                                           "the data is read only when the pipeline runs")]
+    # The data root is a runtime parameter, read only in the cluster: unless
+    # the lengths are given, a SequenceLengths task chooses them there.
+    lengths_given = cli.given_lengths_source(args, config)
+    notes = [lengths.describe_without_data(config.max_lens, lengths_given) if lengths_given else
+             "sequence lengths: chosen when the pipeline runs, from the train split's "
+             "statistics (the SequenceLengths task's log says them)"]
     cpu = resources.parse_assignments(args.cpu, "--cpu", _resource_names())
     memory = resources.parse_assignments(args.memory, "--memory", _resource_names())
     if target.name == "vertex" and args.gpus:
@@ -156,6 +158,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         tune_trials=tuning[0],
         tune_steps=tuning[1],
         tune_fixed=tuning[2],
+        lengths_from_statistics=lengths_given is None,
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(

@@ -44,6 +44,7 @@ DEFAULTS: Dict[str, Resources] = {
     "ImportSchemaGen": Resources(0.5, 1),
     "ExampleValidator": Resources(0.5, 1),
     "DataGate": Resources(1, 2),             # 1.49 GB
+    "SequenceLengths": Resources(0.5, 1),    # reads one statistics file
     "Transform": Resources(1, 3),            # 1.78 GB
     "Tuner": Resources(2, 4),
     "Trainer": Resources(2, 4),              # 3.28 GB

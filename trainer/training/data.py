@@ -46,6 +46,17 @@ def read_split(file_patterns: Union[str, Iterable[str]], tf_transform_output) ->
             .cache())
 
 
+def transformed_lengths(tf_transform_output) -> dict:
+    """``{modality: frames}`` that Transform padded each modality to.
+
+    The model is sized from these, not from the settings the run was given:
+    on Kubeflow, Transform's lengths are chosen only at run time
+    (components/sequence_lengths.py).
+    """
+    spec = tf_transform_output.transformed_feature_spec()
+    return {m: int(spec[m].shape[0]) for m in contract.MODALITIES}
+
+
 def read_train_and_valid(fn_args, tf_transform_output, who: str):
     """``(train, valid, train_size)`` from a Trainer's or Tuner's ``fn_args``.
 
@@ -98,15 +109,23 @@ def eval_batches(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def steps_plan(train_size: int, batch_size: int, train_steps: int) -> Tuple[int, int]:
-    """(steps_per_epoch, epochs) covering ``train_steps`` optimizer steps.
+def steps_plan(train_size: int, batch_size: int, train_steps: int, min_epochs: int = 0
+               ) -> Tuple[int, int]:
+    """(steps_per_epoch, epochs) covering ``train_steps`` optimizer steps, and at least
+    ``min_epochs`` passes over the train split.
 
-    An epoch is one pass over the train split, capped at ``train_steps`` so
-    a tiny step budget still validates (and early-stops) once.
+    An epoch is one pass over the train split, capped at the budget so a
+    tiny step budget still validates (and early-stops) once. A fixed step
+    budget is a few epochs of a large dataset (2400 steps: 59 passes over
+    CMU-MOSI's train split, 5 over CMU-MOSEI's), too few for what only
+    appears after several passes; ``min_epochs`` raises the budget there.
     """
     if train_steps < 1:
         raise ValueError(f"train_steps: expected >= 1, got {train_steps}")
-    per_epoch = max(1, -(-train_size // batch_size))
-    per_epoch = min(per_epoch, train_steps)
-    epochs = -(-train_steps // per_epoch)
+    if min_epochs < 0:
+        raise ValueError(f"min_epochs: expected >= 0, got {min_epochs}")
+    full_epoch = max(1, -(-train_size // batch_size))
+    budget = max(train_steps, min_epochs * full_epoch)
+    per_epoch = min(full_epoch, budget)
+    epochs = -(-budget // per_epoch)
     return per_epoch, epochs
