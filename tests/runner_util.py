@@ -11,7 +11,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Small enough for a pipeline run of about a minute and a half on 2 cores.
 TINY_MODEL_FLAGS = ["--train-steps", "40", "--model-dim", "16", "--num-heads", "2",
-                    "--ff-dim", "32", "--layers", "1", "--batch-size", "16"]
+                    "--ff-dim", "32", "--layers", "1", "--batch-size", "16",
+                    "--min-epochs", "0"]
 
 
 @dataclasses.dataclass

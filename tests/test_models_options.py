@@ -13,6 +13,7 @@ from trainer.models import (
     PooledFusionModel,
     TextOnlyModel,
     TransformerBlock,
+    WordContext,
     WordLevelFusion,
     combine_masks,
     create_look_ahead_mask,
@@ -119,6 +120,59 @@ def test_word_level_fusion_refuses_unaligned_lengths(rng):
     with pytest.raises(ValueError, match="word-aligned"):
         layer(tf.zeros((1, 6, 5)), tf.zeros((1, 4, 4)), tf.zeros((1, 6, 3)),
               tf.ones((1, 6), tf.bool))
+
+
+def test_word_context_starts_as_the_bag_of_words_and_reads_the_neighbours(rng):
+    layer = WordContext(channels=2, window=2)
+    text = tf.constant(rng.normal(size=(BATCH, L, 5)), tf.float32)
+    mask = np.arange(L)[None, :] < np.array([L, 5, 1, 0])[:, None]
+    start = layer(text, mask).numpy()
+    assert start.shape == (BATCH, L, 2) and start.dtype == np.float32
+    np.testing.assert_array_equal(start, np.ones_like(start))  # no effect until learned
+    layer.modifier.kernel.assign(tf.ones_like(layer.modifier.kernel))
+    moved = layer(text, mask).numpy()
+    assert not np.allclose(moved[mask], 1.0)
+    np.testing.assert_array_equal(moved[~mask], 1.0)  # padded words: 1
+    # word t sees words t-2..t+2 only, and never the padding, whatever it holds
+    changed = text.numpy().copy()
+    changed[0, 7] += 5.0
+    changed[1, 6:] = np.inf
+    after = layer(tf.constant(changed), mask).numpy()
+    np.testing.assert_array_equal(after[0, :5], moved[0, :5])
+    assert not np.allclose(after[0, 5:], moved[0, 5:])
+    np.testing.assert_array_equal(after[1], moved[1])
+    config = layer.get_config()
+    assert (config["channels"], config["window"], config["hidden"]) == (2, 2, 8)
+    with pytest.raises(ValueError, match="window"):
+        WordContext(window=0)
+
+
+def test_word_context_multiplies_the_word_level_scores(rng):
+    model = make_model(seq_len=L, word_fusion=True, word_context=True)
+    seqs, masks = aligned_batch(rng)
+    clean = model(seqs + masks).numpy()
+    np.testing.assert_allclose(model(with_junk(seqs, masks, rng) + masks).numpy(), clean,
+                               atol=1e-4)
+    config = model.get_config()
+    assert config["word_context"]
+    clone = MSASeqLevelModel.from_config(config)
+    clone(seqs + masks)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone(seqs + masks).numpy(), clean)
+    # a multiplier of -1 on every word flips the word-level part
+    model.word_regressor.kernel.assign(tf.ones_like(model.word_regressor.kernel))
+    with_path = model(seqs + masks).numpy()
+    model.context.modifier.kernel.assign(tf.zeros_like(model.context.modifier.kernel))
+    model.context.conv.bias.assign(tf.ones_like(model.context.conv.bias))
+    model.context.conv.kernel.assign(tf.zeros_like(model.context.conv.kernel))
+    gelu_one = float(tf.nn.gelu(1.0))
+    model.context.modifier.kernel.assign(
+        tf.fill(model.context.modifier.kernel.shape, -2.0 / (gelu_one * 8)))
+    flipped = model(seqs + masks).numpy()
+    model.word_regressor.kernel.assign(tf.zeros_like(model.word_regressor.kernel))
+    seq_part = model(seqs + masks).numpy()
+    np.testing.assert_allclose(flipped - seq_part, -(with_path - seq_part), rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_model_with_aligned_options(rng):

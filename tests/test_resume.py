@@ -34,7 +34,8 @@ def splits():
 def _train(splits, resume_dir, schedule="cosine", **settings):
     train_ds, valid_ds = splits
     config = TrainerConfig(dims=DIMS, max_lens={m: L for m in DIMS}, batch_size=32,
-                           lr_schedule=schedule, **settings).resolve_alignment(True)
+                           lr_schedule=schedule, min_epochs=0,
+                           **settings).resolve_alignment(True)
     steps = EPOCHS * 256 // 32
     result = loop.train(config, train_ds, valid_ds, 256, steps, "", str(resume_dir))
     return result.model.get_weights(), result.history, result.resumed_from

@@ -37,7 +37,8 @@ def transform_output(tiny_data, tmp_path_factory):
 
 
 # The default architecture at a size that traces quickly.
-SMALL_MODEL = dict(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1, batch_size=16)
+SMALL_MODEL = dict(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1, batch_size=16,
+                   min_epochs=0)
 
 
 def _fn_args(transform_output, tmp_path, policy, steps=6):
@@ -109,6 +110,14 @@ def test_steps_plan():
     assert data.steps_plan(train_size=100, batch_size=32, train_steps=9) == (4, 3)
     with pytest.raises(ValueError, match="train_steps"):
         data.steps_plan(100, 32, 0)
+    # a budget of fewer passes than min_epochs grows to min_epochs passes
+    assert data.steps_plan(train_size=100, batch_size=32, train_steps=8, min_epochs=5) == (4, 5)
+    assert data.steps_plan(train_size=100, batch_size=32, train_steps=40, min_epochs=5) == (4, 10)
+    # CMU-MOSEI's 16326 train segments: 2400 steps are under 5 passes; 20 are asked for
+    assert data.steps_plan(16326, 32, 2400, min_epochs=20) == (511, 20)
+    assert data.steps_plan(1284, 32, 2400, min_epochs=20) == (41, 59)  # MOSI: unchanged
+    with pytest.raises(ValueError, match="min_epochs"):
+        data.steps_plan(100, 32, 8, min_epochs=-1)
 
 
 def test_trainer_config_rejects_bad_values():
@@ -138,7 +147,7 @@ def _score_raw_test(serving_dir, tiny_data):
 
 def _default_fn_args(transform_output, tmp_path, name, steps=20, **overrides):
     graph, examples = transform_output
-    config = TrainerConfig(**overrides)
+    config = TrainerConfig(**{"min_epochs": 0, **overrides})
     return types.SimpleNamespace(
         train_files=[os.path.join(examples, "Split-train", "*")],
         eval_files=[os.path.join(examples, "Split-valid", "*")],

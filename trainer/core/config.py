@@ -31,6 +31,7 @@ WORD_ALIGNMENT_VALUES = ("auto", "steps", "soft")
 POSITIVE_INT = "a positive integer"
 POSITIVE = "a number > 0"
 NON_NEGATIVE = "a number >= 0"
+NON_NEGATIVE_INT = "an integer >= 0"
 FRACTION = "a value in [0, 1)"
 
 
@@ -87,6 +88,9 @@ class TrainerConfig:
         choices=WORD_ALIGNMENT_VALUES)
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)
+    word_context: str = setting(
+        "off", "with word-level fusion: a convolution over each word's neighbours multiplies "
+        "its score (negation, intensifiers)", choices=("on", "off"))
     causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
                            "look-ahead mask)")
     # data shape, shared with Transform (set by --text-dim and --max-lens)
@@ -108,6 +112,10 @@ class TrainerConfig:
                                      check=FRACTION)
     clip_norm: float = setting(1.0, "global gradient-norm clipping, 0 = off", check=NON_NEGATIVE)
     loss: str = setting("huber", "training loss", choices=("mae", "mse", "huber"))
+    min_epochs: int = setting(
+        20, "train at least this many passes over the train split, even past --train-steps "
+        "(large datasets get only a few passes from a fixed step budget); 0: exactly "
+        "--train-steps", check=NON_NEGATIVE_INT)
     early_stopping_patience: int = setting(20, "early-stopping patience in epochs",
                                            check=POSITIVE_INT, aliases=("patience",))
     early_stopping_min_delta: float = setting(
@@ -229,6 +237,7 @@ class TrainerConfig:
             word_fusion=self.word_fusion == "on",
             word_fusion_channels=self.word_fusion_channels,
             word_alignment=self.word_alignment,
+            word_context=self.word_context == "on",
             causal=self.causal,
         )
 
@@ -242,6 +251,8 @@ class TrainerConfig:
 # MAE, EarlyStopping patience 15 and ReduceLROnPlateau 0.5/7/1e-6 on the
 # validation MAE), no alignment-aware options. Its 100-epoch budget is a
 # step count: SEED_TRAIN_STEPS_PER_EPOCH x 100 on MOSI (runner default).
+# The seed trains "up to 100 epochs" (early stopping), at any dataset size.
+SEED_EPOCHS = 100
 SEED_PRESET: Dict[str, Any] = dict(
     architecture="seq_level", model_dim=128, num_heads=4, ff_dim=256, n_layers_mod=2,
     n_layers_fuse=1, bidirectional_fusion=False, pooling_method="mean", dropout_rate=0.1,
@@ -249,10 +260,9 @@ SEED_PRESET: Dict[str, Any] = dict(
     max_lens={"text": 20, "audio": 20, "video": 20},
     batch_size=32, optimizer="adam", learning_rate=1e-4, weight_decay=0.0,
     lr_schedule="plateau", warmup_fraction=0.0, clip_norm=0.0, loss="mae",
-    early_stopping_patience=15, early_stopping_min_delta=0.0,
+    early_stopping_patience=15, early_stopping_min_delta=0.0, min_epochs=SEED_EPOCHS,
     plateau_factor=0.5, plateau_patience=7, min_learning_rate=1e-6,
 )
-SEED_EPOCHS = 100
 PRESETS: Dict[str, Dict[str, Any]] = {"default": {}, "seed": SEED_PRESET}
 
 
@@ -271,6 +281,7 @@ def _check(field: dataclasses.Field, value: Any) -> None:
         POSITIVE_INT: lambda v: isinstance(v, int) and v >= 1,
         POSITIVE: lambda v: v > 0,
         NON_NEGATIVE: lambda v: v >= 0,
+        NON_NEGATIVE_INT: lambda v: isinstance(v, int) and v >= 0,
         FRACTION: lambda v: 0 <= v < 1,
     }[check](value)
     if not ok:

@@ -29,6 +29,7 @@ from trainer.models.positional import (  # noqa: E402
     create_look_ahead_mask,
     create_padding_mask,
 )
+from trainer.models.word_context import WordContext  # noqa: E402
 from trainer.models.word_fusion import WordLevelFusion  # noqa: E402
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "AdaptiveFusionHead",
     "ModalityEncoder",
     "MSASeqLevelModel",
+    "WordContext",
     "WordLevelFusion",
     "PooledFusionModel",
     "TextOnlyModel",

@@ -16,6 +16,7 @@ from trainer.models.positional import (
     create_padding_mask,
 )
 from trainer.models.tracing import traced_without_autograph
+from trainer.models.word_context import WordContext
 from trainer.models.word_fusion import WordLevelFusion
 
 __all__ = ["MSASeqLevelModel", "ModalityEncoder"]
@@ -58,6 +59,10 @@ class MSASeqLevelModel(tf.keras.Model):
     :class:`SoftWordAlignment` per modality pools the frames onto the word
     steps; any lengths).
 
+    ``word_context`` (with ``word_fusion``): a :class:`WordContext` reads
+    each word's neighbours and multiplies its word-level score, so the path
+    tells "good" from "not good".
+
     ``causal=True`` makes every encoder's self-attention causal (the seed's
     look-ahead mask option).
     """
@@ -69,7 +74,7 @@ class MSASeqLevelModel(tf.keras.Model):
                  pooling_method: str = "mean", dropout_rate: float = 0.1,
                  shared_positions: bool = False, word_fusion: bool = False,
                  word_fusion_channels: int = 1, word_alignment: str = "steps",
-                 causal: bool = False, **kwargs):
+                 word_context: bool = False, causal: bool = False, **kwargs):
         # Masks are inferred from the raw inputs; autocasting them to float16
         # first would turn tiny non-zero frames into padding. Each encoder
         # still casts its own input to the compute dtype.
@@ -92,6 +97,7 @@ class MSASeqLevelModel(tf.keras.Model):
         self.shared_positions = bool(shared_positions)
         self.word_fusion = bool(word_fusion)
         self.word_fusion_channels = int(word_fusion_channels)
+        self.word_context = bool(word_context)
         self.causal = bool(causal)
         if word_alignment not in ("steps", "soft"):
             raise ValueError(f"word_alignment: expected 'steps' or 'soft', got {word_alignment!r}")
@@ -127,10 +133,12 @@ class MSASeqLevelModel(tf.keras.Model):
         # mixed precision.
         self.regressor = tf.keras.layers.Dense(1, dtype="float32", name="regressor")
         self.word_level = self.word_regressor = None
-        self.aligners = None
+        self.aligners = self.context = None
         if self.word_fusion and self.word_alignment == "soft":
             self.aligners = [SoftWordAlignment(self.model_dim, name=f"{m}_to_words", **sub)
                              for m in MODALITIES[1:]]
+        if self.word_fusion and self.word_context:
+            self.context = WordContext(self.word_fusion_channels, name="word_context", **sub)
         if self.word_fusion:
             self.word_level = WordLevelFusion(
                 self.word_fusion_channels, name="word_level", **sub)
@@ -172,7 +180,9 @@ class MSASeqLevelModel(tf.keras.Model):
                 audio, video = [aligner(sequences[0], frames, masks[0], mask)
                                 for aligner, frames, mask in zip(
                                     self.aligners, sequences[1:], masks[1:])]
-            words = self.word_level(sequences[0], audio, video, masks[0])
+            context = (None if self.context is None
+                       else self.context(sequences[0], masks[0]))
+            words = self.word_level(sequences[0], audio, video, masks[0], context=context)
             prediction = prediction + self.word_regressor(words)
         return prediction
 
@@ -200,6 +210,7 @@ class MSASeqLevelModel(tf.keras.Model):
             "word_fusion": self.word_fusion,
             "word_fusion_channels": self.word_fusion_channels,
             "word_alignment": self.word_alignment,
+            "word_context": self.word_context,
             "causal": self.causal,
         }
 

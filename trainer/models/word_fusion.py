@@ -33,9 +33,11 @@ class WordLevelFusion(tf.keras.layers.Layer):
 
     Shapes: ``text`` ``(batch, L, text_dim)``, ``audio`` ``(batch, L,
     audio_dim)``, ``video`` ``(batch, L, video_dim)`` with the same ``L``,
-    ``mask`` ``(batch, L)`` (True = a valid word). Output ``(batch,
-    channels)`` in float32. Padded steps contribute nothing whatever they
-    hold; a segment without words scores 0.
+    ``mask`` ``(batch, L)`` (True = a valid word), optional ``context``
+    ``(batch, L, channels)``: a multiplier of each word's score from the
+    words around it (:class:`~trainer.models.word_context.WordContext`).
+    Output ``(batch, channels)`` in float32. Padded steps contribute nothing
+    whatever they hold; a segment without words scores 0.
     """
 
     def __init__(self, channels: int = 1, **kwargs):
@@ -51,7 +53,7 @@ class WordLevelFusion(tf.keras.layers.Layer):
         self.linear_gate = tf.keras.layers.Dense(
             self.channels, kernel_initializer="zeros", name="linear_gate", **sub)
 
-    def call(self, text, audio, video, mask):
+    def call(self, text, audio, video, mask, context=None):
         # Keras autocasts only the first call argument under mixed precision.
         audio = tf.cast(audio, text.dtype)
         video = tf.cast(video, text.dtype)
@@ -68,7 +70,10 @@ class WordLevelFusion(tf.keras.layers.Layer):
         video = zero_invalid(video, mask)
         gate = ((1.0 + self.audio_factor(audio)) * (1.0 + self.video_factor(video))
                 + self.linear_gate(tf.concat([audio, video], axis=-1)))
-        scores = zero_invalid(tf.cast(self.word_score(text) * gate, tf.float32), mask)
+        scores = tf.cast(self.word_score(text) * gate, tf.float32)
+        if context is not None:
+            scores *= tf.cast(context, tf.float32)
+        scores = zero_invalid(scores, mask)
         return tf.reduce_sum(scores, axis=1)
 
     def get_config(self):

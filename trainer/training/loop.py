@@ -101,7 +101,8 @@ def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_step
     (trainer/training/warm_start.py). ``log_epochs`` logs one progress line per epoch.
     """
     policy = precision.resolve_policy(config.mixed_precision)
-    per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps)
+    per_epoch, epochs = data.steps_plan(train_size, config.batch_size, train_steps,
+                                        config.min_epochs)
     total_steps = per_epoch * epochs
     with optimization.deterministic_ops(), optimization.checkpointable_dropout():
         tf.keras.utils.set_random_seed(config.seed)

@@ -1,0 +1,64 @@
+"""What the neighbouring words do to a word: negation, intensifiers."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from trainer.models.blocks import zero_invalid
+from trainer.models.positional import as_bool_mask
+
+
+@tf.keras.utils.register_keras_serializable(package="msa")
+class WordContext(tf.keras.layers.Layer):
+    """A per-word multiplier read from the words around each word.
+
+    "good" and "not good" hold the same word, so a score that sums words one
+    by one cannot tell them apart; what a word contributes depends on the
+    words near it (a negator flips it, an intensifier scales it). This layer
+    is a small convolutional sequence model over the word embeddings, the
+    n-gram view of CNN sentence models, returning for each of ``channels``
+    channels::
+
+        m_tk = 1 + r_k . gelu(conv(text)_t)
+
+    where ``conv`` sees the ``window`` words on each side of word ``t``
+    (and ``t`` itself) through ``hidden`` units. Relative offsets are what a
+    convolution learns directly, which the encoder's attention over learned
+    absolute positions has to infer from labels. ``r`` starts at 0: the
+    multiplier starts at 1, the plain bag of words, and moves only where
+    the data says a neighbour matters. Padded words are zeroed before the
+    convolution, so a segment's padding never reaches its words.
+
+    Shapes: ``text`` ``(batch, L, text_dim)``, ``mask`` ``(batch, L)``
+    (True = a valid word). Output ``(batch, L, channels)`` in float32; a
+    padded word gets 1.
+    """
+
+    def __init__(self, channels: int = 1, window: int = 2, hidden: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low in (("channels", channels, 1), ("window", window, 1),
+                                 ("hidden", hidden, 1)):
+            if int(value) < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}")
+        self.channels = int(channels)
+        self.window = int(window)
+        self.hidden = int(hidden)
+        sub = {"dtype": self.dtype_policy}
+        self.conv = tf.keras.layers.Conv1D(self.hidden, 2 * self.window + 1, padding="same",
+                                           activation="gelu", name="conv", **sub)
+        self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer="zeros",
+                                              use_bias=False, dtype="float32",
+                                              name="modifier")
+
+    def call(self, text, mask):
+        mask = as_bool_mask(mask)
+        # Padded steps may hold anything (inf after a float16 cast).
+        features = self.conv(zero_invalid(text, mask))
+        multiplier = 1.0 + self.modifier(tf.cast(features, tf.float32))
+        return tf.where(mask[..., None], multiplier, tf.ones_like(multiplier))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"channels": self.channels, "window": self.window,
+                       "hidden": self.hidden})
+        return config
