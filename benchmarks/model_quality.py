@@ -55,6 +55,7 @@ ROWS: Dict[str, tuple] = {
     "seq_level + shared positions": ("default", {"shared_positions": "on"}),
     "pooled": ("default", {"architecture": "pooled"}),
     "text_only": ("default", {"architecture": "text_only"}),
+    "text_only, no word scores": ("default", {"architecture": "text_only", "word_fusion": "off"}),
     "seed preset": ("seed", {}),
 }
 METRICS = ("mae", "corr", "acc2_non0", "acc7")

@@ -11,7 +11,7 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
 from msa_data import contract, convert
-from pipeline import configs
+from pipeline import configs, local_run
 from pipeline.results import open_store
 from tests import convert_fixtures as fx
 from tests.runner_util import (
@@ -73,6 +73,12 @@ def test_pipeline_runs_on_a_downloaded_file_and_pushes(source_run):
     assert "Traceback" not in outcome.console
     assert len(outcome.pushed) == 1, outcome.console
     assert "dims text 300, audio 74, video 35" in outcome.console  # the source's dims
+    # the file is read inside the pipeline, so the lengths are chosen there, and said at the end
+    lines = outcome.console.splitlines()
+    assert local_run.RUN_TIME_LENGTHS in lines
+    [chosen] = [ln for ln in lines if ln.startswith("sequence lengths (the train split's stat")]
+    assert lines.index(chosen) > lines.index(local_run.RUN_TIME_LENGTHS)
+    assert "frames cut in the train split: text " in chosen
     # multi_processing workers are local processes: TFX packaged nothing for them
     log = run_log(outcome.output_dir)
     assert "--direct_running_mode=multi_processing" in log  # the pipeline's Beam arguments

@@ -21,8 +21,11 @@ class WordContext(tf.keras.layers.Layer):
 
         m_tk = 1 + r_k . gelu(conv(text)_t)
 
-    where ``conv`` sees the ``window`` words on each side of word ``t``
-    (and ``t`` itself) through ``hidden`` units. Relative offsets are what a
+    where ``conv`` sees the ``window`` words on each side of word ``t``,
+    but not ``t`` itself, through ``hidden`` units: the word's own
+    contribution is the word-level score's, and a multiplier that also read
+    the word could reshape every word's score, which on data where context
+    does not matter only fits noise. Relative offsets are what a
     convolution learns directly, which the encoder's attention over learned
     absolute positions has to infer from labels. ``r`` starts at 0: the
     multiplier starts at 1, the plain bag of words, and moves only where
@@ -43,17 +46,28 @@ class WordContext(tf.keras.layers.Layer):
         self.channels = int(channels)
         self.window = int(window)
         self.hidden = int(hidden)
-        sub = {"dtype": self.dtype_policy}
-        self.conv = tf.keras.layers.Conv1D(self.hidden, 2 * self.window + 1, padding="same",
-                                           activation="gelu", name="conv", **sub)
         self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer="zeros",
                                               use_bias=False, dtype="float32",
                                               name="modifier")
 
+    def build(self, input_shape):
+        taps = 2 * self.window + 1
+        self.kernel = self.add_weight(name="kernel", shape=(taps, int(input_shape[-1]),
+                                                            self.hidden),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.hidden,), initializer="zeros")
+        # The middle tap (the word itself) is held at zero.
+        self._neighbours = tf.constant(
+            [[[0.0]] if i == self.window else [[1.0]] for i in range(taps)])
+        super().build(input_shape)
+
     def call(self, text, mask):
         mask = as_bool_mask(mask)
         # Padded steps may hold anything (inf after a float16 cast).
-        features = self.conv(zero_invalid(text, mask))
+        text = zero_invalid(text, mask)
+        kernel = tf.cast(self.kernel, text.dtype) * tf.cast(self._neighbours, text.dtype)
+        features = tf.nn.gelu(tf.nn.conv1d(text, kernel, stride=1, padding="SAME")
+                              + tf.cast(self.bias, text.dtype))
         multiplier = 1.0 + self.modifier(tf.cast(features, tf.float32))
         return tf.where(mask[..., None], multiplier, tf.ones_like(multiplier))
 
