@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
@@ -296,5 +295,6 @@ def run_time_lengths(metadata_path: str) -> List[str]:
         "transform_config", [None])[0]
     if artifact is None:
         return []
-    with open(os.path.join(artifact.uri, "value"), encoding="utf-8") as f:
+    # A value artifact's URI is the file holding its value.
+    with open(artifact.uri, encoding="utf-8") as f:
         return console_lines(f.read())

@@ -142,7 +142,8 @@ def test_word_context_starts_as_the_bag_of_words_and_reads_the_neighbours(rng):
     assert not np.allclose(after[0, 5], moved[0, 5]) and not np.allclose(after[0, 6], moved[0, 6])
     np.testing.assert_array_equal(after[1], moved[1])
     config = layer.get_config()
-    assert (config["channels"], config["window"], config["hidden"]) == (2, 2, 8)
+    assert (config["channels"], config["window"], config["reduced"], config["hidden"]) == (
+        2, 2, 4, 8)
     with pytest.raises(ValueError, match="window"):
         WordContext(window=0)
 
@@ -164,7 +165,7 @@ def test_word_context_multiplies_the_word_level_scores(rng):
     with_path = model(seqs + masks).numpy()
     model.context.modifier.kernel.assign(tf.zeros_like(model.context.modifier.kernel))
     model.context.bias.assign(tf.ones_like(model.context.bias))
-    model.context.kernel.assign(tf.zeros_like(model.context.kernel))
+    model.context.kernel.assign(tf.zeros_like(model.context.kernel))  # gelu(bias) everywhere
     gelu_one = float(tf.nn.gelu(1.0))
     model.context.modifier.kernel.assign(
         tf.fill(model.context.modifier.kernel.shape, -2.0 / (gelu_one * 8)))

@@ -22,7 +22,13 @@ class WordContext(tf.keras.layers.Layer):
         m_tk = 1 + r_k . gelu(conv(text)_t)
 
     where ``conv`` sees the ``window`` words on each side of word ``t``,
-    but not ``t`` itself, through ``hidden`` units: the word's own
+    but not ``t`` itself, each reduced to ``reduced`` numbers by one shared
+    linear map, through ``hidden`` units. The reduction keeps the layer
+    small (about 1,400 weights on 300-d text): a full convolution over the
+    300-d neighbours (12,000) memorised the train split of the built-in
+    word-aligned data (train MAE 0.18, test 1.20), while a negator or an
+    intensifier is one direction of the text. It also does not read word
+    ``t`` itself: the word's own
     contribution is the word-level score's, and a multiplier that also read
     the word could reshape every word's score, which on data where context
     does not matter only fits noise. Relative offsets are what a
@@ -37,23 +43,26 @@ class WordContext(tf.keras.layers.Layer):
     padded word gets 1.
     """
 
-    def __init__(self, channels: int = 1, window: int = 2, hidden: int = 8, **kwargs):
+    def __init__(self, channels: int = 1, window: int = 2, reduced: int = 4, hidden: int = 8,
+                 **kwargs):
         super().__init__(**kwargs)
         for name, value, low in (("channels", channels, 1), ("window", window, 1),
-                                 ("hidden", hidden, 1)):
+                                 ("reduced", reduced, 1), ("hidden", hidden, 1)):
             if int(value) < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
         self.channels = int(channels)
         self.window = int(window)
+        self.reduced = int(reduced)
         self.hidden = int(hidden)
+        self.reduce = tf.keras.layers.Dense(self.reduced, use_bias=False, name="reduce",
+                                            dtype=self.dtype_policy)
         self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer="zeros",
                                               use_bias=False, dtype="float32",
                                               name="modifier")
 
     def build(self, input_shape):
         taps = 2 * self.window + 1
-        self.kernel = self.add_weight(name="kernel", shape=(taps, int(input_shape[-1]),
-                                                            self.hidden),
+        self.kernel = self.add_weight(name="kernel", shape=(taps, self.reduced, self.hidden),
                                       initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.hidden,), initializer="zeros")
         # The middle tap (the word itself) is held at zero.
@@ -64,7 +73,7 @@ class WordContext(tf.keras.layers.Layer):
     def call(self, text, mask):
         mask = as_bool_mask(mask)
         # Padded steps may hold anything (inf after a float16 cast).
-        text = zero_invalid(text, mask)
+        text = self.reduce(zero_invalid(text, mask))
         kernel = tf.cast(self.kernel, text.dtype) * tf.cast(self._neighbours, text.dtype)
         features = tf.nn.gelu(tf.nn.conv1d(text, kernel, stride=1, padding="SAME")
                               + tf.cast(self.bias, text.dtype))
@@ -74,5 +83,5 @@ class WordContext(tf.keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"channels": self.channels, "window": self.window,
-                       "hidden": self.hidden})
+                       "reduced": self.reduced, "hidden": self.hidden})
         return config
