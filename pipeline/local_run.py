@@ -23,7 +23,7 @@ import time
 import traceback
 from typing import List, Tuple
 
-from msa_data import contract, lengths, preflight
+from msa_data import contract, leakage, lengths, preflight
 from pipeline import blessing, cli, configs, tensorboard
 from pipeline import console as console_lib
 from trainer.core.config import TrainerConfig
@@ -64,9 +64,19 @@ def checked_settings(args) -> Settings:
                     evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
 
 
-def resolve_data_root(args, console):
-    """``(data root, the train split's frame counts)``; generates the built-in data when
-    none was given. Every split file is read once (:func:`check_files`)."""
+def data_root_of(args):
+    """The data folder the run will read (None for ``--source``); reads nothing."""
+    if args.source:
+        return None
+    if args.data_root:
+        return os.path.abspath(args.data_root)
+    return configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
+        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+
+
+def resolve_data_root(args, console, dims=None):
+    """``(data root, the check's summary)``; generates the built-in data when none was
+    given. Every split file is read once (:func:`check_files`)."""
     if args.data_root:
         root = os.path.abspath(args.data_root)
         if not os.path.isdir(root):
@@ -76,30 +86,38 @@ def resolve_data_root(args, console):
         if missing:
             raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
                              "expected <split>.tfrecord* for train, valid and test")
-        return root, check_files(root, console)
-    root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
-        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+        return root, check_files(root, console, dims, args.allow_overlap)
+    root = data_root_of(args)
     if contract.missing_splits(root):
         from msa_data import synth
 
         console.write(f"generating built-in {args.synth_size} data in {root}\n")
         synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
-    return root, check_files(root, console)
+    return root, check_files(root, console, dims, args.allow_overlap)
 
 
-def check_files(root: str, console):
+def check_files(root: str, console, dims=None, allow_overlap: bool = False):
     """Reads every split file once, so a bad one stops the run before any component.
 
-    Returns the train split's frame counts ``{modality: (examples,)}``.
+    Splits that share segments, contents or videos stop the run too, unless
+    ``allow_overlap``: then one warning line, and the summary keeps them for
+    ML Metadata. Returns :class:`preflight.DataRootSummary`.
     """
 
     try:
-        summary = preflight.check_data_root(root)
+        summary = preflight.check_data_root(root, dims)
     except preflight.DataFileError as err:
         raise SystemExit(f"error: --data-root: {err}") from None
+    if summary.overlaps:
+        shared = leakage.describe(summary.overlaps)
+        if not allow_overlap:
+            raise SystemExit(f"error: --data-root {root}: data leaks between splits: {shared}; "
+                             "expected disjoint splits (--allow-overlap runs anyway and "
+                             "records it)")
+        console.write(f"warning: data leaks between splits (--allow-overlap): {shared}\n")
     console.write("data files checked: " + ", ".join(
         f"{split} {examples} examples" for split, (_, examples) in summary.found.items()) + "\n")
-    return summary.frame_counts["train"]
+    return summary
 
 
 def sequence_lengths(config: TrainerConfig, train_counts, given: bool, console) -> TrainerConfig:
@@ -208,7 +226,9 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
-            data_root, train_counts = (None, None) if source else resolve_data_root(args, console)
+            data_root, checked = (None, None) if source else \
+                resolve_data_root(args, console, config.dims)
+            train_counts = checked.frame_counts["train"] if checked else None
             given = "max_lens" in cli.given_fields(args) or config.preset == "seed"
             config = sequence_lengths(config, train_counts, given, console)
         except SystemExit as err:
@@ -220,13 +240,14 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
         from tfx import v1 as tfx
 
         from components import msa_pusher
-        from pipeline import failures
+        from pipeline import failures, run_notes
         from pipeline.pipeline import create_pipeline
 
         console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
                       f"outputs {output_dir} (library log: {log_path})\n")
         serving_dir = configs.serving_dir(output_dir)
         served_before = msa_pusher.versions(serving_dir)
+        started_at = time.time()
         try:
             pipeline = create_pipeline(
                 pipeline_name=configs.PIPELINE_NAME,
@@ -247,7 +268,12 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 tune_steps=settings.tuning.steps,
                 tune_fixed=settings.tuning.fixed,
             )
-            tfx.orchestration.LocalDagRunner().run(pipeline)
+            try:
+                tfx.orchestration.LocalDagRunner().run(pipeline)
+            finally:
+                if checked and checked.overlaps:  # the run's record says what it ran on
+                    run_notes.record_overlap(configs.metadata_path(output_dir), started_at,
+                                             leakage.describe(checked.overlaps))
         except (KeyboardInterrupt, Exception) as err:
             logging.error("pipeline stopped:\n%s", traceback.format_exc())
             if interrupt.received or isinstance(err, KeyboardInterrupt):
@@ -263,6 +289,7 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             console.write(report.summary(report.load(output_dir, predictions=False)))
         except LookupError as err:
             console.write(f"  no evaluation to summarise: {err}\n")
-        console.write(f"  charts and all slices: msa-report --output-dir {output_dir}\n")
+        console.write("  charts and all slices: "
+                      f"{shlex.join(['msa-report', '--output-dir', output_dir])}\n")
         console.write(training_logs_line(output_dir))
     return 0
