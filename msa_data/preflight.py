@@ -16,11 +16,13 @@ the record:
   checks it again inside the pipeline, where it can only name TFX's copy);
 * a path the split pattern matches that is not a regular file (a FIFO would
   block the reader forever, a folder fails deep in TensorFlow): refused
-  before it is opened. What the patterns do not match is never looked at.
+  before it is opened. What the patterns do not match is never looked at;
+* a label that is NaN, infinite or outside [-3, 3] (named by segment, file
+  and split; the schema says so again inside the pipeline, where only the
+  split can be named).
 
 It also collects the keys that show examples or speakers shared between
-splits (:mod:`msa_data.leakage`), for the caller to refuse or record. The
-label range stays with the DataGate component, after the statistics.
+splits (:mod:`msa_data.leakage`), for the caller to refuse or record.
 
 The check also hands back every segment's frame counts, from which the
 runner chooses the sequence lengths (:mod:`msa_data.lengths`).
@@ -103,8 +105,9 @@ def not_a_regular_file(path: str) -> str:
     return next((name for test, name in _NOT_REGULAR if test(mode)), "is not a regular file")
 
 
-def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndarray]],
-                dims: Optional[Mapping[str, int]], keys: leakage.SplitKeys) -> int:
+def _check_file(path: str, split: str, kinds: Dict[str, str],
+                counts: Dict[str, List[np.ndarray]], dims: Optional[Mapping[str, int]],
+                keys: leakage.SplitKeys) -> int:
     """Reads and parses every record of one file; returns how many it holds.
 
     Appends each batch's frame counts to ``counts[modality]`` and each
@@ -128,6 +131,14 @@ def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndar
             raise DataFileError(f"{path}: records {first}-{first + len(batch) - 1}: do not "
                                 "parse as data-contract examples") from None
         ids = parsed[contract.SEGMENT_ID].numpy()
+        labels = parsed[contract.LABEL].numpy().reshape(-1)
+        outside = ~(np.isfinite(labels) & (labels >= contract.LABEL_MIN)
+                    & (labels <= contract.LABEL_MAX))
+        for i in np.flatnonzero(outside)[:1]:
+            raise DataFileError(
+                f"{path}: segment {ids[i].decode('utf-8', 'replace')!r} (record {first + i}): "
+                f"feature 'label' is {labels[i]}, expected a finite value in "
+                f"[{contract.LABEL_MIN:g}, {contract.LABEL_MAX:g}] (split {split!r})")
         for modality in contract.MODALITIES:
             lengths = parsed[contract.length_key(modality)].numpy().reshape(-1).astype(np.int64)
             counts[modality].append(lengths)
@@ -190,7 +201,8 @@ def check_data_root(data_root: str, dims: Optional[Mapping[str, int]] = None) \
                                 f"{contract.split_pattern(split)}")
         counts: Dict[str, List[np.ndarray]] = {m: [] for m in contract.MODALITIES}
         keys[split] = leakage.SplitKeys()
-        total = sum(_check_file(path, kinds, counts, dims, keys[split]) for path in paths)
+        total = sum(_check_file(path, split, kinds, counts, dims, keys[split])
+                    for path in paths)
         frame_counts[split] = {m: np.concatenate(c) if c else np.zeros(0, np.int64)
                                for m, c in counts.items()}
         if total == 0:
