@@ -201,6 +201,11 @@ def interrupted(signame: str, component, output_dir: str, served_before, console
     return EXIT_INTERRUPTED
 
 
+def report_command(output_dir: str) -> str:
+    """The msa-report command for this run, quoted so that it copy-pastes."""
+    return shlex.join(["msa-report", "--output-dir", output_dir])
+
+
 def training_logs_line(output_dir: str) -> str:
     """The command that opens this run's training curves in TensorBoard."""
 
@@ -289,7 +294,6 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             console.write(report.summary(report.load(output_dir, predictions=False)))
         except LookupError as err:
             console.write(f"  no evaluation to summarise: {err}\n")
-        console.write("  charts and all slices: "
-                      f"{shlex.join(['msa-report', '--output-dir', output_dir])}\n")
+        console.write(f"  charts and all slices: {report_command(output_dir)}\n")
         console.write(training_logs_line(output_dir))
     return 0

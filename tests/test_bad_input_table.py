@@ -253,6 +253,15 @@ def test_output_dir_equal_to_the_data_root_is_a_warning(good_root, tmp_path):
     assert "share 6 segment ids" in outcome.console and outcome.returncode == 2
 
 
+def test_the_report_hint_copy_pastes_with_spaces_in_the_path():
+    import shlex
+
+    from pipeline import local_run
+
+    path = "/tmp/my runs/it's here"
+    assert shlex.split(local_run.report_command(path)) == ["msa-report", "--output-dir", path]
+
+
 # --- msa-report: a store it cannot use is one line, and nothing is written ---
 
 def _mlmd_store(path, pipeline=None):
