@@ -120,3 +120,59 @@ def test_training_that_diverged_fails_in_one_line():
         divergence.check({"loss": [1.0]}, bad, ["dense/bias:0", "out/kernel:0"])
     assert "1 non-finite values in out/kernel:0" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+# --- the Trainer's own loop (trainer.training.loop.train) on a small in-memory set ---
+
+def _splits():
+    import tensorflow as tf
+
+    from tests.learnability_data import DIMS, make_split
+
+    rng = np.random.default_rng(5)
+    u = rng.normal(size=DIMS["text"])
+    u /= np.linalg.norm(u)
+    return [tf.data.Dataset.from_tensor_slices(make_split(rng, n, u)) for n in (64, 32)]
+
+
+def _loop_config(**settings):
+    from tests.learnability_data import DIMS, L
+
+    return TrainerConfig(dims=DIMS, max_lens={m: L for m in DIMS}, batch_size=32,
+                         architecture="text_only", model_dim=16, num_heads=2,
+                         **settings).resolve_alignment(True)
+
+
+def test_the_loop_trains_from_scratch_past_nan_base_weights(tmp_path, caplog):
+    import logging
+
+    from trainer.training import loop, warm_start
+
+    train_ds, valid_ds = _splits()
+    config = _loop_config(warm_start=True)
+    base = loop.train(config, train_ds, valid_ds, 64, 4, "", log_epochs=False).model
+    serving = str(tmp_path / "base" / "Format-Serving")
+    warm_start.save(base, config, serving)
+    npz = os.path.join(warm_start.folder_for(serving), warm_start.WEIGHTS_FILE)
+    _with_arrays(_set_nan)(npz, None)
+
+    with caplog.at_level(logging.INFO):
+        result = loop.train(config, train_ds, valid_ds, 64, 4, "", base_model=serving,
+                            warm=True, log_epochs=False)
+    lines = [r.getMessage() for r in caplog.records if "warm start" in r.getMessage()]
+    assert len(lines) == 1 and npz in lines[0] and "training from scratch" in lines[0], lines
+    assert "warm_start_val_mae" not in result.history  # nothing was loaded
+    divergence.check(result.history, result.model.get_weights())  # finite: a good model
+
+
+def test_the_loop_stops_at_the_first_nan_and_the_check_fails_it():
+    from trainer.training import loop
+
+    train_ds, valid_ds = _splits()
+    result = loop.train(_loop_config(learning_rate=1e30), train_ds, valid_ds, 64, 20, "",
+                        log_epochs=False)
+    losses = result.history["loss"]  # 20 steps of 2 per epoch: 10 epochs planned
+    # TerminateOnNaN: training ends in the first epoch with a NaN loss
+    assert np.isnan(losses[-1]) and np.isfinite(losses[:-1]).all() and len(losses) < 10, losses
+    with pytest.raises(divergence.TrainingDiverged, match="training diverged"):
+        divergence.check(result.history, result.model.get_weights())
