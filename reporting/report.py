@@ -200,7 +200,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"({err.strerror or _first_line(err)}); expected a folder this user can write",
               file=sys.stderr)
         return 1
+    except Exception as err:  # anything else: one line here, the traceback in the log
+        _append_traceback(log_path)
+        print(f"error: msa-report stopped: {_first_line(err)} (full traceback in {log_path})",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _append_traceback(log_path: str) -> None:
+    import traceback
+
+    try:
+        with open(log_path, "a") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        pass  # the one line on the console is what matters
 
 
 def _first_line(err: BaseException) -> str:
