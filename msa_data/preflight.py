@@ -132,9 +132,10 @@ def _check_file(path: str, split: str, kinds: Dict[str, str],
                                 "parse as data-contract examples") from None
         ids = parsed[contract.SEGMENT_ID].numpy()
         labels = parsed[contract.LABEL].numpy().reshape(-1)
-        outside = ~(np.isfinite(labels) & (labels >= contract.LABEL_MIN)
-                    & (labels <= contract.LABEL_MAX))
-        for i in np.flatnonzero(outside)[:1]:
+        outside = np.flatnonzero(~(np.isfinite(labels) & (labels >= contract.LABEL_MIN)
+                                   & (labels <= contract.LABEL_MAX)))
+        if outside.size:
+            i = outside[0]
             raise DataFileError(
                 f"{path}: segment {ids[i].decode('utf-8', 'replace')!r} (record {first + i}): "
                 f"feature 'label' is {labels[i]}, expected a finite value in "
@@ -145,7 +146,9 @@ def _check_file(path: str, split: str, kinds: Dict[str, str],
             if dims:
                 values = np.bincount(parsed[modality].indices.numpy()[:, 0],
                                      minlength=len(batch))
-                for i in np.flatnonzero(values != lengths * dims[modality])[:1]:
+                wrong = np.flatnonzero(values != lengths * dims[modality])
+                if wrong.size:
+                    i = wrong[0]
                     try:
                         contract.check_flat_length(ids[i].decode("utf-8", "replace"), modality,
                                                    int(values[i]), int(lengths[i]),
