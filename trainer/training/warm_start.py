@@ -48,10 +48,17 @@ def save(model: tf.keras.Model, config: TrainerConfig, serving_model_dir: str) -
     tf.io.gfile.makedirs(folder)
     buffer = io.BytesIO()
     np.savez(buffer, *model.get_weights())
-    with tf.io.gfile.GFile(os.path.join(folder, WEIGHTS_FILE), "wb") as f:
-        f.write(buffer.getvalue())
-    with tf.io.gfile.GFile(os.path.join(folder, META_FILE), "w") as f:
-        json.dump({**_layout(model, config), "config": config.to_dict()}, f)
+    _write_whole(os.path.join(folder, WEIGHTS_FILE), buffer.getvalue())
+    _write_whole(os.path.join(folder, META_FILE),
+                 json.dumps({**_layout(model, config), "config": config.to_dict()}).encode())
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    """Writes beside ``path``, then renames: a killed Trainer leaves no half file there."""
+    partial = path + ".partial"
+    with tf.io.gfile.GFile(partial, "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(partial, path, overwrite=True)
 
 
 def apply(model: tf.keras.Model, config: TrainerConfig,
