@@ -19,16 +19,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 from typing import Callable, List, Tuple
 
 import pytest
-import tensorflow as tf
 
-from msa_data import contract, synth
+from msa_data import synth
+from tests import bad_inputs
 from tests.runner_util import REPO, TINY_MODEL_FLAGS, open_store, run_local_runner
 
 # Seconds a refused run may take; a FIFO read would hang forever.
@@ -40,111 +39,6 @@ def good_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("table_good"))
     synth.generate(root, size="mosi", seed=0, limit_per_split=6, overwrite=True)
     return root
-
-
-def _records(path):
-    return [bytes(r) for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
-
-
-def _rewrite(path, records):
-    with tf.io.TFRecordWriter(path) as writer:
-        for record in records:
-            writer.write(record)
-
-
-def _change_first_train_example(data, change):
-    path = contract.split_path(data, "train")
-    records = _records(path)
-    example = tf.train.Example.FromString(records[0])
-    change(example.features.feature)
-    _rewrite(path, [example.SerializeToString(), *records[1:]])
-    return path
-
-
-# --- the inputs: each takes (data root copy, tmp folder) and damages or adds something ---
-
-def _nothing(data, tmp):
-    return None
-
-
-def _remove_data_root(data, tmp):
-    shutil.rmtree(data)
-
-
-def _remove_test_split(data, tmp):
-    os.remove(contract.split_path(data, "test"))
-
-
-def _empty_valid_split(data, tmp):
-    _rewrite(contract.split_path(data, "valid"), [])
-
-
-def _truncate_train(data, tmp):
-    path = contract.split_path(data, "train")
-    with open(path, "r+b") as f:
-        f.truncate(os.path.getsize(path) - 7)
-
-
-def _stray_tmp_file(data, tmp):
-    with open(os.path.join(data, "train.tfrecord.tmp"), "w") as f:
-        f.write("half a copy\n")
-
-
-def _drop_label_feature(data, tmp):
-    _change_first_train_example(data, lambda f: f.pop(contract.LABEL))
-
-
-def _label(value):
-    def change(data, tmp):
-        def set_label(f):
-            f[contract.LABEL].float_list.value[0] = value
-        _change_first_train_example(data, set_label)
-    return change
-
-
-def _drop_one_audio_value(data, tmp):
-    def change(f):
-        del f["audio"].float_list.value[-1]
-    _change_first_train_example(data, change)
-
-
-def _fifo_test_split(data, tmp):
-    os.remove(contract.split_path(data, "test"))
-    os.mkfifo(contract.split_path(data, "test"))
-
-
-def _folder_matching_valid(data, tmp):
-    os.mkdir(os.path.join(data, "valid.tfrecord-outputs"))
-
-
-def _socket_matching_train(data, tmp):
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(os.path.join(data, "train.tfrecord.sock"))
-    sock.close()
-
-
-def _test_copies_train(data, tmp):
-    shutil.copy(contract.split_path(data, "train"), contract.split_path(data, "test"))
-
-
-def _valid_renamed_copy_of_train(data, tmp):
-    records = []
-    for i, record in enumerate(_records(contract.split_path(data, "train"))):
-        example = tf.train.Example.FromString(record)
-        example.features.feature[contract.SEGMENT_ID].bytes_list.value[0] = b"copy_%d" % i
-        example.features.feature[contract.VIDEO_ID].bytes_list.value[0] = b"copyvid_%d" % i
-        records.append(example.SerializeToString())
-    _rewrite(contract.split_path(data, "valid"), records)
-
-
-def _valid_shares_a_train_speaker(data, tmp):
-    train = tf.train.Example.FromString(_records(contract.split_path(data, "train"))[0])
-    speaker = train.features.feature[contract.VIDEO_ID].bytes_list.value[0]
-    path = contract.split_path(data, "valid")
-    records = _records(path)
-    example = tf.train.Example.FromString(records[0])
-    example.features.feature[contract.VIDEO_ID].bytes_list.value[0] = speaker
-    _rewrite(path, [example.SerializeToString(), *records[1:]])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,53 +57,53 @@ class Row:
 
 RUNNER_ROWS: List[Row] = [
     # flags, checked before the output folder exists
-    Row("beam-workers-0", _nothing, ("--beam-workers", "0"), 2, ("--beam-workers",),
+    Row("beam-workers-0", bad_inputs.nothing, ("--beam-workers", "0"), 2, ("--beam-workers",),
         must_not_exist=("{out}",)),
-    Row("train-steps-0", _nothing, ("--train-steps", "0"), 2, ("--train-steps",),
+    Row("train-steps-0", bad_inputs.nothing, ("--train-steps", "0"), 2, ("--train-steps",),
         must_not_exist=("{out}",)),
-    Row("bad-choice", _nothing, ("--mixed-precision", "float64"), 2, ("--mixed-precision",),
+    Row("bad-choice", bad_inputs.nothing, ("--mixed-precision", "float64"), 2, ("--mixed-precision",),
         must_not_exist=("{out}",)),
-    Row("bad-setting", _nothing, ("--weight-decay", "-0.1"), 2, ("--weight-decay",),
+    Row("bad-setting", bad_inputs.nothing, ("--weight-decay", "-0.1"), 2, ("--weight-decay",),
         must_not_exist=("{out}",)),
-    Row("tune-trials-without-tune", _nothing, ("--tune-trials", "3"), 2,
+    Row("tune-trials-without-tune", bad_inputs.nothing, ("--tune-trials", "3"), 2,
         ("--tune-trials", "--tune"), must_not_exist=("{out}",)),
-    Row("tune-steps-without-tune", _nothing, ("--tune-steps", "10"), 2,
+    Row("tune-steps-without-tune", bad_inputs.nothing, ("--tune-steps", "10"), 2,
         ("--tune-steps", "--tune"), must_not_exist=("{out}",)),
     # where the output folder goes, checked before it is created
-    Row("output-named-like-a-split", _nothing, (), 2,
+    Row("output-named-like-a-split", bad_inputs.nothing, (), 2,
         ("--output-dir", "train.tfrecord-outputs", "'train.tfrecord*'"),
         output_dir="{data}/train.tfrecord-outputs", must_not_exist=("{out}",)),
-    Row("output-inside-data-root", _nothing, (), 2, ("--output-dir", "inside the data root"),
+    Row("output-inside-data-root", bad_inputs.nothing, (), 2, ("--output-dir", "inside the data root"),
         output_dir="{data}/runs/out", must_not_exist=("{data}/runs",)),
-    Row("output-named-like-a-split-elsewhere", _nothing, (), 2,
+    Row("output-named-like-a-split-elsewhere", bad_inputs.nothing, (), 2,
         ("--output-dir", "'valid.tfrecord*'"), output_dir="{tmp}/valid.tfrecord",
         must_not_exist=("{out}",)),
     # the data root and its files, checked before TFX is imported
-    Row("missing-data-root", _remove_data_root, (), 2, ("--data-root", "{data}", "no such folder")),
-    Row("missing-split", _remove_test_split, (), 2, ("--data-root", "['test']")),
-    Row("empty-split", _empty_valid_split, (), 2, ("split 'valid' has no examples",)),
-    Row("truncated-split", _truncate_train, (), 2,
+    Row("missing-data-root", bad_inputs.remove_data_root, (), 2, ("--data-root", "{data}", "no such folder")),
+    Row("missing-split", bad_inputs.remove_test_split, (), 2, ("--data-root", "['test']")),
+    Row("empty-split", bad_inputs.empty_valid_split, (), 2, ("split 'valid' has no examples",)),
+    Row("truncated-split", bad_inputs.truncate_train, (), 2,
         ("{data}/train.tfrecord", "truncated or corrupt")),
-    Row("stray-tmp-file", _stray_tmp_file, (), 2, ("{data}/train.tfrecord.tmp",)),
-    Row("missing-feature", _drop_label_feature, (), 2,
+    Row("stray-tmp-file", bad_inputs.stray_tmp_file, (), 2, ("{data}/train.tfrecord.tmp",)),
+    Row("missing-feature", bad_inputs.drop_label_feature, (), 2,
         ("{data}/train.tfrecord", "missing required feature 'label'")),
-    Row("nan-label", _label(float("nan")), (), 2,
+    Row("nan-label", bad_inputs.label_set_to(float("nan")), (), 2,
         ("{data}/train.tfrecord", "feature 'label' is nan", "split 'train'")),
-    Row("label-out-of-range", _label(4.5), (), 2,
+    Row("label-out-of-range", bad_inputs.label_set_to(4.5), (), 2,
         ("{data}/train.tfrecord", "feature 'label' is 4.5", "[-3, 3]")),
-    Row("len-times-dim", _drop_one_audio_value, (), 2,
+    Row("len-times-dim", bad_inputs.drop_one_audio_value, (), 2,
         ("in {data}/train.tfrecord:", "feature 'audio'", "audio_len x dim")),
-    Row("fifo-split", _fifo_test_split, (), 2, ("{data}/test.tfrecord", "FIFO")),
-    Row("folder-matching-a-split", _folder_matching_valid, (), 2,
+    Row("fifo-split", bad_inputs.fifo_test_split, (), 2, ("{data}/test.tfrecord", "FIFO")),
+    Row("folder-matching-a-split", bad_inputs.folder_matching_valid, (), 2,
         ("{data}/valid.tfrecord-outputs", "is a folder")),
-    Row("socket-matching-a-split", _socket_matching_train, (), 2,
+    Row("socket-matching-a-split", bad_inputs.socket_matching_train, (), 2,
         ("{data}/train.tfrecord.sock", "is a socket")),
     # leakage between splits
-    Row("test-copies-train", _test_copies_train, (), 2,
+    Row("test-copies-train", bad_inputs.test_split_copies_train, (), 2,
         ("train/test share 6 segment ids", "6 feature contents", "--allow-overlap")),
-    Row("renamed-copy", _valid_renamed_copy_of_train, (), 2,
+    Row("renamed-copy", bad_inputs.valid_renamed_copy_of_train, (), 2,
         ("train/valid share 6 feature contents",)),
-    Row("shared-speaker", _valid_shares_a_train_speaker, (), 2,
+    Row("shared-speaker", bad_inputs.valid_shares_a_train_speaker, (), 2,
         ("train/valid share 1 videos",)),
 ]
 
@@ -244,7 +138,7 @@ def test_output_dir_equal_to_the_data_root_is_a_warning(good_root, tmp_path):
     """Allowed (only split files are read there), said in one line, the check goes on."""
     data = str(tmp_path / "data")
     shutil.copytree(good_root, data)
-    _test_copies_train(data, str(tmp_path))  # stops the run at the data check, cheaply
+    bad_inputs.test_split_copies_train(data, str(tmp_path))  # stops the run at the data check, cheaply
     outcome = run_local_runner(["--data-root", data, "--output-dir", data],
                                timeout=REFUSAL_TIMEOUT)
     warnings = [ln for ln in outcome.console.splitlines() if ln.startswith("warning:")]
@@ -264,50 +158,13 @@ def test_the_report_hint_copy_pastes_with_spaces_in_the_path():
 
 # --- msa-report: a store it cannot use is one line, and nothing is written ---
 
-def _mlmd_store(path, pipeline=None):
-    from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = path
-    config.sqlite.connection_mode = \
-        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    store = metadata_store.MetadataStore(config)
-    if pipeline:
-        for type_name, name in (("pipeline", pipeline), ("pipeline_run", "run-1")):
-            type_id = store.put_context_type(metadata_store_pb2.ContextType(name=type_name))
-            store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=name)])
-
-
-def _zero_bytes(out):
-    open(os.path.join(out, "metadata.sqlite"), "wb").close()
-
-
-def _not_sqlite(out):
-    with open(os.path.join(out, "metadata.sqlite"), "w") as f:
-        f.write("not a database\n")
-
-
-def _plain_sqlite(out):
-    with sqlite3.connect(os.path.join(out, "metadata.sqlite")) as db:
-        db.execute("CREATE TABLE notes (text)")
-
-
-def _empty_mlmd(out):
-    _mlmd_store(os.path.join(out, "metadata.sqlite"))
-
-
-def _other_pipeline(out):
-    _mlmd_store(os.path.join(out, "metadata.sqlite"), pipeline="someone-elses-pipeline")
-
-
 REPORT_ROWS = [
     ("no-store", lambda out: None, ("no ML Metadata store", "metadata.sqlite")),
-    ("zero-bytes", _zero_bytes, ("metadata.sqlite", "empty (0 bytes)")),
-    ("not-sqlite", _not_sqlite, ("metadata.sqlite", "not an SQLite database")),
-    ("not-mlmd", _plain_sqlite, ("metadata.sqlite", "without ML Metadata tables")),
-    ("no-run", _empty_mlmd, ("metadata.sqlite", "no pipeline run recorded")),
-    ("other-pipeline", _other_pipeline, ("someone-elses-pipeline", "not msa-seq-level")),
+    ("zero-bytes", bad_inputs.zero_bytes, ("metadata.sqlite", "empty (0 bytes)")),
+    ("not-sqlite", bad_inputs.not_sqlite, ("metadata.sqlite", "not an SQLite database")),
+    ("not-mlmd", bad_inputs.plain_sqlite, ("metadata.sqlite", "without ML Metadata tables")),
+    ("no-run", bad_inputs.empty_mlmd, ("metadata.sqlite", "no pipeline run recorded")),
+    ("other-pipeline", bad_inputs.other_pipeline, ("someone-elses-pipeline", "not msa-seq-level")),
 ]
 
 
@@ -343,7 +200,7 @@ def test_report_refuses_a_store_in_one_line_and_writes_nothing(tmp_path, name, m
 def test_report_on_a_locked_store_is_one_line(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    _empty_mlmd(str(out))
+    bad_inputs.empty_mlmd(str(out))
     writer = sqlite3.connect(str(out / "metadata.sqlite"), isolation_level=None)
     try:
         writer.execute("BEGIN EXCLUSIVE")  # a writer in the middle of a transaction
@@ -365,7 +222,7 @@ def test_a_diverging_trainer_fails_there_and_is_never_cached(good_root, tmp_path
 
     data, out = str(tmp_path / "data"), str(tmp_path / "out")
     shutil.copytree(good_root, data)
-    _test_copies_train(data, str(tmp_path))
+    bad_inputs.test_split_copies_train(data, str(tmp_path))
     outcome = run_local_runner(["--data-root", data, "--output-dir", out, *TINY_MODEL_FLAGS,
                                 "--learning-rate", "1e30", "--allow-overlap"])
     console = outcome.console
