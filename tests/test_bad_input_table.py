@@ -34,7 +34,9 @@ from tests.runner_util import REPO, TINY_MODEL_FLAGS, open_store, run_local_runn
 REFUSAL_TIMEOUT = 30
 
 
-@pytest.fixture(scope="module")
+# Session scope: every row is a test of its own that xdist may place between other
+# modules' tests, and a module fixture would be rebuilt (~3 s) at each switch.
+@pytest.fixture(scope="session")
 def good_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("table_good"))
     synth.generate(root, size="mosi", seed=0, limit_per_split=6, overwrite=True)
