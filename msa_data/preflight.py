@@ -154,7 +154,9 @@ def _check_file(path: str, split: str, kinds: Dict[str, str],
                                                    int(values[i]), int(lengths[i]),
                                                    int(dims[modality]), f" in {path}")
                     except contract.ContractError as err:
-                        raise DataFileError(f"{err} (record {first + i})") from None
+                        # the text width is the one a user sets (BERT 768, GloVe 300)
+                        hint = "; --text-dim sets the text dim" if modality == "text" else ""
+                        raise DataFileError(f"{err} (record {first + i}){hint}") from None
         for record in batch:
             keys.add(tf.train.Example.FromString(record))
 

@@ -95,6 +95,8 @@ RUNNER_ROWS: List[Row] = [
         ("{data}/train.tfrecord", "feature 'label' is 4.5", "[-3, 3]")),
     Row("len-times-dim", bad_inputs.drop_one_audio_value, (), 2,
         ("in {data}/train.tfrecord:", "feature 'audio'", "audio_len x dim")),
+    Row("text-dim-mismatch", bad_inputs.nothing, ("--text-dim", "768"), 2,
+        ("in {data}/train.tfrecord:", "feature 'text'", "text_len x dim", "--text-dim")),
     Row("fifo-split", bad_inputs.fifo_test_split, (), 2, ("{data}/test.tfrecord", "FIFO")),
     Row("folder-matching-a-split", bad_inputs.folder_matching_valid, (), 2,
         ("{data}/valid.tfrecord-outputs", "is a folder")),
