@@ -7,7 +7,7 @@ the rest, in this order:
 2. :func:`resolve_source` or :func:`resolve_data_root` (with
    :func:`check_files`): the data, checked before TFX is imported;
 3. :func:`recover`: what an earlier, stopped run left is closed in MLMD;
-4. ``create_pipeline`` on LocalDagRunner, under :class:`InterruptSignal`
+4. ``create_pipeline`` on LocalDagRunner, under :class:`~pipeline.interrupt.InterruptSignal`
    (a stop becomes one line, :func:`interrupted`);
 5. the evaluation summary and where to look next.
 """
@@ -18,8 +18,6 @@ import dataclasses
 import logging
 import os
 import shlex
-import signal
-import threading
 import time
 import traceback
 from typing import List, Tuple
@@ -27,6 +25,7 @@ from typing import List, Tuple
 from msa_data import contract, leakage, lengths, preflight
 from pipeline import blessing, cli, configs, tensorboard
 from pipeline import console as console_lib
+from pipeline.interrupt import InterruptSignal
 from trainer.core.config import TrainerConfig
 
 EXIT_INTERRUPTED = 130
@@ -150,37 +149,6 @@ def resolve_source(args, console):
         raise SystemExit(f"error: {err}") from None
     console.write(summary + "\n")
     return source, options, dims
-
-
-class InterruptSignal:
-    """Turns SIGINT and SIGTERM into KeyboardInterrupt, and remembers which came.
-
-    The exception can surface as another one (library code that cleans up
-    on its way out may raise its own), so the run asks :attr:`received`
-    rather than trusting the exception type. It can also be lost: raised
-    inside a weakref callback or ``__del__`` (TensorFlow's datasets run
-    them) or under a bare ``except:``, Python drops it and the run goes on.
-    So the stop is sticky: :meth:`check` raises it again, and the run calls
-    it after the data check, after the imports and on every log record the
-    pipeline writes from the main thread (measured: a SIGTERM during the data
-    check was lost about one time in four before).
-    """
-
-    def __init__(self):
-        self.received = None
-
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum, frame):
-        self.received = signal.Signals(signum).name
-        raise KeyboardInterrupt(self.received)
-
-    def check(self) -> None:
-        """Raises KeyboardInterrupt again if a signal came (and was perhaps swallowed)."""
-        if self.received and threading.current_thread() is threading.main_thread():
-            raise KeyboardInterrupt(self.received)
 
 
 def recover(output_dir: str, stale, console) -> None:

@@ -50,10 +50,10 @@ def test_a_stop_swallowed_in_a_weakref_callback_is_raised_again():
     run them): the SIGTERM that landed there must still stop the run at the next check."""
     import weakref
 
-    from pipeline import local_run
+    from pipeline.interrupt import InterruptSignal
 
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    interrupt = local_run.InterruptSignal()
+    interrupt = InterruptSignal()
     try:
         interrupt.install()
 
