@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 
-from pipeline import blessing, cli, configs, local_run, run_lock
+from pipeline import blessing, cli, configs, local_run, output_placement, run_lock
 from trainer import keras_choice
 
 # Keras 2 (tf_keras) for TFT/TFMA 1.16, set before anything imports TensorFlow;
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-workers", type=int, default=1,
                    help="DirectRunner multi_processing workers when > 1")
     p.add_argument("--no-cache", action="store_true", help="rerun every component")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="run even when splits share segments, contents or videos (data "
+                   "leakage); the overlap is recorded in ML Metadata and shown by msa-report")
     p.add_argument("--verbose", action="store_true",
                    help="also show the libraries' logs on the console (always in run.log)")
     cli.add_source_flags(p)
@@ -53,9 +56,13 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = local_run.checked_settings(args)
+        # before the output folder exists: a refused placement creates nothing
+        warning = output_placement.check(args.output_dir, local_run.data_root_of(args))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if warning:
+        print(warning, file=sys.stderr)
     output_dir = os.path.abspath(args.output_dir)
     try:
         with run_lock.hold(output_dir) as stale:

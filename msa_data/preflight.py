@@ -10,10 +10,19 @@ the record:
   (``train.tfrecord.tmp`` left by an interrupted copy);
 * a split with no examples;
 * a record that is not a ``tf.train.Example``, lacks a required contract
-  feature, or holds one with the wrong type.
+  feature, or holds one with the wrong type;
+* a modality that does not hold ``len x dim`` values (when the dims are
+  given), named by segment and by the user's file (the DataGate component
+  checks it again inside the pipeline, where it can only name TFX's copy);
+* a path the split pattern matches that is not a regular file (a FIFO would
+  block the reader forever, a folder fails deep in TensorFlow): refused
+  before it is opened. What the patterns do not match is never looked at;
+* a label that is NaN, infinite or outside [-3, 3] (named by segment, file
+  and split; the schema says so again inside the pipeline, where only the
+  split can be named).
 
-The per-segment rules (``len x dim`` values, label range) stay with the
-DataGate component, after the statistics.
+It also collects the keys that show examples or speakers shared between
+splits (:mod:`msa_data.leakage`), for the caller to refuse or record.
 
 The check also hands back every segment's frame counts, from which the
 runner chooses the sequence lengths (:mod:`msa_data.lengths`).
@@ -24,11 +33,12 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-from typing import Dict, List, Tuple
+import stat
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from msa_data import contract
+from msa_data import contract, leakage
 
 _BATCH = 256
 _KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64"}
@@ -40,10 +50,12 @@ class DataFileError(ValueError):
 
 @dataclasses.dataclass
 class DataRootSummary:
-    """What the check found: ``{split: (files, examples)}`` and each split's frame counts."""
+    """What the check found: ``{split: (files, examples)}``, each split's frame counts
+    and the overlaps between splits (empty when the splits are disjoint)."""
 
     found: Dict[str, Tuple[int, int]]
     frame_counts: Dict[str, Dict[str, np.ndarray]]  # split -> modality -> (examples,)
+    overlaps: List[leakage.Overlap] = dataclasses.field(default_factory=list)
 
 
 def _expected_kinds() -> Dict[str, str]:
@@ -77,10 +89,29 @@ def record_problem(record: bytes, kinds: Dict[str, str]) -> str:
     return ""
 
 
-def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndarray]]) -> int:
+_NOT_REGULAR = ((stat.S_ISDIR, "is a folder"), (stat.S_ISFIFO, "is a FIFO (named pipe)"),
+                (stat.S_ISSOCK, "is a socket"), (stat.S_ISCHR, "is a character device"),
+                (stat.S_ISBLK, "is a block device"))
+
+
+def not_a_regular_file(path: str) -> str:
+    """'' for a regular file (or a link to one), else what it is; never opens it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    return next((name for test, name in _NOT_REGULAR if test(mode)), "is not a regular file")
+
+
+def _check_file(path: str, split: str, kinds: Dict[str, str],
+                counts: Dict[str, List[np.ndarray]], dims: Optional[Mapping[str, int]],
+                keys: leakage.SplitKeys) -> int:
     """Reads and parses every record of one file; returns how many it holds.
 
-    Appends each batch's frame counts to ``counts[modality]``.
+    Appends each batch's frame counts to ``counts[modality]`` and each
+    example's keys to ``keys``.
     """
     import tensorflow as tf
 
@@ -99,9 +130,35 @@ def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndar
                     raise DataFileError(f"{path}: record {first + offset}: {problem}") from None
             raise DataFileError(f"{path}: records {first}-{first + len(batch) - 1}: do not "
                                 "parse as data-contract examples") from None
+        ids = parsed[contract.SEGMENT_ID].numpy()
+        labels = parsed[contract.LABEL].numpy().reshape(-1)
+        outside = np.flatnonzero(~(np.isfinite(labels) & (labels >= contract.LABEL_MIN)
+                                   & (labels <= contract.LABEL_MAX)))
+        if outside.size:
+            i = outside[0]
+            raise DataFileError(
+                f"{path}: segment {ids[i].decode('utf-8', 'replace')!r} (record {first + i}): "
+                f"feature 'label' is {labels[i]}, expected a finite value in "
+                f"[{contract.LABEL_MIN:g}, {contract.LABEL_MAX:g}] (split {split!r})")
         for modality in contract.MODALITIES:
-            counts[modality].append(
-                parsed[contract.length_key(modality)].numpy().reshape(-1).astype(np.int64))
+            lengths = parsed[contract.length_key(modality)].numpy().reshape(-1).astype(np.int64)
+            counts[modality].append(lengths)
+            if dims:
+                values = np.bincount(parsed[modality].indices.numpy()[:, 0],
+                                     minlength=len(batch))
+                wrong = np.flatnonzero(values != lengths * dims[modality])
+                if wrong.size:
+                    i = wrong[0]
+                    try:
+                        contract.check_flat_length(ids[i].decode("utf-8", "replace"), modality,
+                                                   int(values[i]), int(lengths[i]),
+                                                   int(dims[modality]), f" in {path}")
+                    except contract.ContractError as err:
+                        # the text width is the one a user sets (BERT 768, GloVe 300)
+                        hint = "; --text-dim sets the text dim" if modality == "text" else ""
+                        raise DataFileError(f"{err} (record {first + i}){hint}") from None
+        for record in batch:
+            keys.add(tf.train.Example.FromString(record))
 
     try:
         for record in tf.data.TFRecordDataset(path, compression_type=compression) \
@@ -123,25 +180,38 @@ def _check_file(path: str, kinds: Dict[str, str], counts: Dict[str, List[np.ndar
     return count
 
 
-def check_data_root(data_root: str) -> DataRootSummary:
+def check_data_root(data_root: str, dims: Optional[Mapping[str, int]] = None) \
+        -> DataRootSummary:
     """Checks every split's files; returns what it found.
 
     Raises :class:`DataFileError` with one line on the first problem found.
+    With ``dims`` every example's ``len x dim`` rule is checked too.
     """
     kinds = _expected_kinds()
     found = {}
     frame_counts = {}
-    for split in contract.SPLITS:
-        paths = sorted(glob.glob(os.path.join(data_root, contract.split_pattern(split))))
+    keys: Dict[str, leakage.SplitKeys] = {}
+    paths_of = {split: sorted(glob.glob(os.path.join(data_root, contract.split_pattern(split))))
+                for split in contract.SPLITS}
+    for split, paths in paths_of.items():  # before any file is opened
+        for path in paths:
+            what = not_a_regular_file(path)
+            if what:
+                raise DataFileError(f"{path}: {what}, matched by split pattern "
+                                    f"{contract.split_pattern(split)!r}; expected a regular "
+                                    "TFRecord file (move it out of the data root)")
+    for split, paths in paths_of.items():
         if not paths:
             raise DataFileError(f"{data_root}: no file for split {split!r}; expected "
                                 f"{contract.split_pattern(split)}")
         counts: Dict[str, List[np.ndarray]] = {m: [] for m in contract.MODALITIES}
-        total = sum(_check_file(path, kinds, counts) for path in paths)
+        keys[split] = leakage.SplitKeys()
+        total = sum(_check_file(path, split, kinds, counts, dims, keys[split])
+                    for path in paths)
         frame_counts[split] = {m: np.concatenate(c) if c else np.zeros(0, np.int64)
                                for m, c in counts.items()}
         if total == 0:
             raise DataFileError(f"{data_root}: split {split!r} has no examples in "
                                 f"{', '.join(os.path.basename(p) for p in paths)}")
         found[split] = (len(paths), total)
-    return DataRootSummary(found, frame_counts)
+    return DataRootSummary(found, frame_counts, leakage.find(keys))

@@ -93,7 +93,7 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tune", action="store_true",
                    help="add TFX's Tuner before the Trainer: a random search over model size, "
                    "layers, learning rate, dropout and fusion options; flags you set are kept")
-    g.add_argument("--tune-trials", type=int, default=configs.TUNE_TRIALS,
+    g.add_argument("--tune-trials", type=int, default=None,
                    help=f"with --tune: settings tried (default {configs.TUNE_TRIALS}; the first "
                    "is your own)")
     g.add_argument("--tune-steps", type=int, default=None,
@@ -141,12 +141,18 @@ def tuning_from(args):
     Trials train for ``--tune-steps``, by default the run's own step budget.
     """
     steps = args.tune_steps if args.tune_steps is not None else train_steps_from(args)
+    trials = args.tune_trials if args.tune_trials is not None else configs.TUNE_TRIALS
     if not getattr(args, "tune", False):
+        for flag, value in (("--tune-trials", args.tune_trials),
+                            ("--tune-steps", args.tune_steps)):
+            if value is not None:  # silently ignored, it would look like a tuned run
+                raise ValueError(f"{flag}: only used with --tune; expected --tune as well, "
+                                 "or no tuning flags")
         return 0, steps, ()
-    for flag, value in (("tune-trials", args.tune_trials), ("tune-steps", steps)):
+    for flag, value in (("tune-trials", trials), ("tune-steps", steps)):
         if value < 1:
             raise ValueError(f"--{flag}: expected >= 1, got {value}")
-    return args.tune_trials, steps, given_fields(args)
+    return trials, steps, given_fields(args)
 
 
 def trainer_config_from(args) -> TrainerConfig:

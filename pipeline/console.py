@@ -38,6 +38,8 @@ class ComponentProgress(logging.Handler):
         self._current: Optional[str] = None
         self._start = 0.0
         self._cached = False
+        # Called first on every record (the runner's sticky interrupt check).
+        self.on_record = None
 
     @property
     def current(self) -> Optional[str]:
@@ -45,6 +47,8 @@ class ComponentProgress(logging.Handler):
         return self._current
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.on_record is not None:
+            self.on_record()
         try:
             message = record.getMessage()
         except Exception:  # a malformed third-party record must not kill the run

@@ -7,7 +7,7 @@ the rest, in this order:
 2. :func:`resolve_source` or :func:`resolve_data_root` (with
    :func:`check_files`): the data, checked before TFX is imported;
 3. :func:`recover`: what an earlier, stopped run left is closed in MLMD;
-4. ``create_pipeline`` on LocalDagRunner, under :class:`InterruptSignal`
+4. ``create_pipeline`` on LocalDagRunner, under :class:`~pipeline.interrupt.InterruptSignal`
    (a stop becomes one line, :func:`interrupted`);
 5. the evaluation summary and where to look next.
 """
@@ -18,14 +18,14 @@ import dataclasses
 import logging
 import os
 import shlex
-import signal
 import time
 import traceback
 from typing import List, Optional, Tuple
 
-from msa_data import contract, lengths, preflight
+from msa_data import contract, leakage, lengths, preflight
 from pipeline import blessing, cli, configs, tensorboard
 from pipeline import console as console_lib
+from pipeline.interrupt import InterruptSignal
 from trainer.core.config import TrainerConfig
 
 EXIT_INTERRUPTED = 130
@@ -64,9 +64,19 @@ def checked_settings(args) -> Settings:
                     evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
 
 
-def resolve_data_root(args, console):
-    """``(data root, the train split's frame counts)``; generates the built-in data when
-    none was given. Every split file is read once (:func:`check_files`)."""
+def data_root_of(args):
+    """The data folder the run will read (None for ``--source``); reads nothing."""
+    if args.source:
+        return None
+    if args.data_root:
+        return os.path.abspath(args.data_root)
+    return configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
+        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+
+
+def resolve_data_root(args, console, dims=None):
+    """``(data root, the check's summary)``; generates the built-in data when none was
+    given. Every split file is read once (:func:`check_files`)."""
     if args.data_root:
         root = os.path.abspath(args.data_root)
         if not os.path.isdir(root):
@@ -76,30 +86,38 @@ def resolve_data_root(args, console):
         if missing:
             raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
                              "expected <split>.tfrecord* for train, valid and test")
-        return root, check_files(root, console)
-    root = configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
-        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
+        return root, check_files(root, console, dims, args.allow_overlap)
+    root = data_root_of(args)
     if contract.missing_splits(root):
         from msa_data import synth
 
         console.write(f"generating built-in {args.synth_size} data in {root}\n")
         synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
-    return root, check_files(root, console)
+    return root, check_files(root, console, dims, args.allow_overlap)
 
 
-def check_files(root: str, console):
+def check_files(root: str, console, dims=None, allow_overlap: bool = False):
     """Reads every split file once, so a bad one stops the run before any component.
 
-    Returns the train split's frame counts ``{modality: (examples,)}``.
+    Splits that share segments, contents or videos stop the run too, unless
+    ``allow_overlap``: then one warning line, and the summary keeps them for
+    ML Metadata. Returns :class:`preflight.DataRootSummary`.
     """
 
     try:
-        summary = preflight.check_data_root(root)
+        summary = preflight.check_data_root(root, dims)
     except preflight.DataFileError as err:
         raise SystemExit(f"error: --data-root: {err}") from None
+    if summary.overlaps:
+        shared = leakage.describe(summary.overlaps)
+        if not allow_overlap:
+            raise SystemExit(f"error: --data-root {root}: data leaks between splits: {shared}; "
+                             "expected disjoint splits (--allow-overlap runs anyway and "
+                             "records it)")
+        console.write(f"warning: data leaks between splits (--allow-overlap): {shared}\n")
     console.write("data files checked: " + ", ".join(
         f"{split} {examples} examples" for split, (_, examples) in summary.found.items()) + "\n")
-    return summary.frame_counts["train"]
+    return summary
 
 
 RUN_TIME_LENGTHS = ("sequence lengths: chosen from the train split's statistics inside the "
@@ -140,26 +158,6 @@ def resolve_source(args, console):
     return source, options, dims
 
 
-class InterruptSignal:
-    """Turns SIGINT and SIGTERM into KeyboardInterrupt, and remembers which came.
-
-    The exception can surface as another one (library code that cleans up
-    on its way out may raise its own), so the run asks :attr:`received`
-    rather than trusting the exception type.
-    """
-
-    def __init__(self):
-        self.received = None
-
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum, frame):
-        self.received = signal.Signals(signum).name
-        raise KeyboardInterrupt(self.received)
-
-
 def recover(output_dir: str, stale, console) -> None:
     """Says what an earlier, unfinished run left behind, and closes it in MLMD."""
     from pipeline import recovery
@@ -190,6 +188,11 @@ def interrupted(signame: str, component, output_dir: str, served_before, console
     return EXIT_INTERRUPTED
 
 
+def report_command(output_dir: str) -> str:
+    """The msa-report command for this run, quoted so that it copy-pastes."""
+    return shlex.join(["msa-report", "--output-dir", output_dir])
+
+
 def training_logs_line(output_dir: str) -> str:
     """The command that opens this run's training curves in TensorBoard."""
 
@@ -215,7 +218,9 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
-            data_root, train_counts = (None, None) if source else resolve_data_root(args, console)
+            data_root, checked = (None, None) if source else \
+                resolve_data_root(args, console, config.dims)
+            train_counts = checked.frame_counts["train"] if checked else None
             given = cli.given_lengths_source(args, config)
             config = sequence_lengths(config, train_counts, given, console)
             lengths_at_run_time = train_counts is None and not given
@@ -224,17 +229,22 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             if stale:  # the lock it took over still says a run was killed: close its work
                 recover(output_dir, stale, console)
             return 2
+        interrupt.check()  # a stop swallowed during the data check ends the run here
         recover(output_dir, stale, console)
         from tfx import v1 as tfx
 
         from components import msa_pusher
-        from pipeline import failures
+        from pipeline import failures, run_notes
         from pipeline.pipeline import create_pipeline
+
+        interrupt.check()
+        progress.on_record = interrupt.check  # and at every log line of the pipeline
 
         console.write(f"pipeline {configs.PIPELINE_NAME}: data {source or data_root}\n"
                       f"outputs {output_dir} (library log: {log_path})\n")
         serving_dir = configs.serving_dir(output_dir)
         served_before = msa_pusher.versions(serving_dir)
+        started_at = time.time()
         try:
             pipeline = create_pipeline(
                 pipeline_name=configs.PIPELINE_NAME,
@@ -256,7 +266,14 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 tune_fixed=settings.tuning.fixed,
                 lengths_from_statistics=lengths_at_run_time,
             )
-            tfx.orchestration.LocalDagRunner().run(pipeline)
+            try:
+                tfx.orchestration.LocalDagRunner().run(pipeline)
+            finally:
+                progress.on_record = None  # from here a stop is handled once, below
+                if checked and checked.overlaps:  # the run's record says what it ran on
+                    run_notes.record_overlap(configs.metadata_path(output_dir), started_at,
+                                             leakage.describe(checked.overlaps))
+            interrupt.check()  # a stop swallowed in the last component
         except (KeyboardInterrupt, Exception) as err:
             logging.error("pipeline stopped:\n%s", traceback.format_exc())
             if interrupt.received or isinstance(err, KeyboardInterrupt):
@@ -277,6 +294,6 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             console.write(report.summary(report.load(output_dir, predictions=False)))
         except LookupError as err:
             console.write(f"  no evaluation to summarise: {err}\n")
-        console.write(f"  charts and all slices: msa-report --output-dir {output_dir}\n")
+        console.write(f"  charts and all slices: {report_command(output_dir)}\n")
         console.write(training_logs_line(output_dir))
     return 0

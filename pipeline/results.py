@@ -119,6 +119,16 @@ class RunEvaluation:
     inference_uri: Optional[str] = None
     model_run_uri: Optional[str] = None
     tuner_results_uri: Optional[str] = None
+    data_overlap: str = ""  # shared between splits, run with --allow-overlap (run_notes.py)
+
+
+# On a pipeline_run context: what its splits shared, when --allow-overlap let it run
+# anyway (written by pipeline/run_notes.py).
+DATA_OVERLAP = "data_overlap"
+
+
+def _string_custom(node, name: str) -> str:
+    return node.custom_properties[name].string_value if name in node.custom_properties else ""
 
 
 def pipeline_runs(store) -> list:
@@ -276,6 +286,7 @@ def run_evaluation(metadata_path: str, run: str = "latest") -> RunEvaluation:
         inference_uri=_uri(_run_output(store, context, "inference_result", "model", model.id)),
         model_run_uri=_uri(_run_output(store, context, "model_run")),
         tuner_results_uri=_uri(_run_output(store, context, "tuner_results")),
+        data_overlap=_string_custom(context, DATA_OVERLAP),
     )
 
 

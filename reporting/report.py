@@ -38,13 +38,16 @@ The parts: :mod:`reporting.data` (slices, noise floor),
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import sys
+import tempfile
 from typing import Optional, Sequence
 
 from pipeline import configs
 from pipeline import console as console_lib
+from reporting import store_check
 
 # The report's parts, re-exported: other code and tests use them as report.X.
 from reporting.checks import blessing_checks, min_slice_size, parse_eval_config
@@ -116,6 +119,9 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
         min_slice_size=min_slice_size(eval_config),
         noise_floor=floor, noise_floor_path=floor_path, references=references,
         trials=read_trials(run_eval.tuner_results_uri))
+    if run_eval.data_overlap:
+        report.notes.append("warning: this run's splits were not disjoint (--allow-overlap): "
+                            + run_eval.data_overlap)
     if run_eval.blessed is not None and run_eval.blessed != report.validation_ok:
         report.notes.append("warning: the ModelBlessing artifact and TFMA's validation result "
                             "disagree")
@@ -155,14 +161,17 @@ def build_parser():
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     output_dir = os.path.abspath(args.output_dir)
-    if not os.path.exists(configs.metadata_path(output_dir)):
-        print(f"error: no ML Metadata store at {configs.metadata_path(output_dir)}; "
-              "--output-dir must be a pipeline's output folder", file=sys.stderr)
+    reason = store_check.problem(output_dir)  # before anything is written anywhere
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
         return 1
     use_tf_keras()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    log_path = os.path.join(output_dir, "report.log")
+    # The library log goes beside the store when this user may write there.
+    log_path = os.path.join(output_dir, "report.log") if os.access(output_dir, os.W_OK) \
+        else os.path.join(tempfile.gettempdir(), f"msa-report-{os.getpid()}.log")
+    html_path = args.html or os.path.join(output_dir, "report", "index.html")
     try:
         with console_lib.quiet_libraries(log_path) as (console, _):
             try:
@@ -170,16 +179,48 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             except LookupError as err:
                 console.write(f"error: {err}\n")
                 return 1
+            except Exception as err:  # a store MLMD cannot read: one line, the rest logged
+                logging.exception("msa-report: reading %s failed", output_dir)
+                console.write(f"error: cannot read the run from {configs.metadata_path(output_dir)} "
+                              f"({_first_line(err)}); full traceback in {log_path}\n")
+                return 1
             from reporting import page
 
-            html_path = args.html or os.path.join(output_dir, "report", "index.html")
-            page.write(report, html_path)
+            try:
+                page.write(report, html_path)
+            except OSError as err:
+                console.write(f"error: cannot write the report page {html_path} "
+                              f"({err.strerror or _first_line(err)}); expected a folder this "
+                              "user can write (choose one with --html)\n")
+                return 1
             console.write(summary(report, args.all_slices))
             console.write(f"  report: {html_path}\n")
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except OSError as err:  # the log itself could not be written
+        print(f"error: cannot write the report's log {log_path} "
+              f"({err.strerror or _first_line(err)}); expected a folder this user can write",
+              file=sys.stderr)
+        return 1
+    except Exception as err:  # anything else: one line here, the traceback in the log
+        _append_traceback(log_path)
+        print(f"error: msa-report stopped: {_first_line(err)} (full traceback in {log_path})",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def _append_traceback(log_path: str) -> None:
+    import traceback
+
+    try:
+        with open(log_path, "a") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        pass  # the one line on the console is what matters
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln for ln in str(err).splitlines() if ln.strip()]
+    return lines[0][:200] if lines else type(err).__name__
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
 import pytest
 import tensorflow as tf
@@ -12,99 +11,63 @@ import tensorflow as tf
 import local_runner
 from msa_data import contract
 from pipeline import cli
-from tests.runner_util import TINY_MODEL_FLAGS, run_local_runner
 from trainer.core.config import TrainerConfig
 
-
-def _copy_with_broken_first_train_example(src, dst, breaker):
-    """Copies the tiny dataset, passing the first train example through ``breaker``."""
-    os.makedirs(dst)
-    for split in contract.SPLITS:
-        path = contract.split_path(src, split)
-        if split != "train":
-            shutil.copy(path, contract.split_path(dst, split))
-            continue
-        with tf.io.TFRecordWriter(contract.split_path(dst, split)) as writer:
-            for i, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
-                example = tf.train.Example.FromString(record)
-                if i == 0:
-                    breaker(example)
-                writer.write(example.SerializeToString())
-    first = tf.train.Example.FromString(
-        next(tf.data.TFRecordDataset(contract.split_path(dst, "train")).as_numpy_iterator()))
-    return first.features.feature[contract.SEGMENT_ID].bytes_list.value[0].decode()
+# The runner-level refusals (flags, data files, output folder, leakage) are rows
+# of tests/test_bad_input_table.py; the data preflight stops them before TFX.
+# DataGate checks the same rules again inside the pipeline (Kubeflow and
+# --source runs have no preflight); its two refusals, on real artifacts:
 
 
-def _assert_stopped_cleanly(outcome, *expected):
-    assert outcome.returncode != 0
-    error_lines = [ln for ln in outcome.console.splitlines() if ln.startswith("error:")]
-    assert len(error_lines) == 1, outcome.console
-    for fragment in expected:
-        assert fragment in error_lines[0], error_lines[0]
-    assert "Traceback" not in outcome.console
-    assert outcome.pushed == []
-    # the run stopped before Transform: no transformed data, no model
-    root = os.path.join(outcome.output_dir, "pipeline_root")
-    assert not os.path.exists(os.path.join(root, "Trainer"))
-    assert not os.path.exists(os.path.join(root, "Transform", "transformed_examples"))
+def _examples_artifact(tmp_path, records):
+    from tfx.types import standard_artifacts
+
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(tmp_path / "examples")
+    artifact.split_names = '["train"]'
+    os.makedirs(os.path.join(artifact.uri, "Split-train"))
+    with tf.io.TFRecordWriter(os.path.join(artifact.uri, "Split-train", "data.gz"),
+                              options="GZIP") as writer:
+        for record in records:
+            writer.write(record)
+    return artifact
 
 
-def test_missing_data_root(tmp_path):
-    missing = str(tmp_path / "nope")
-    outcome = run_local_runner(["--data-root", missing, "--output-dir", str(tmp_path / "out")])
-    assert outcome.returncode == 2
-    lines = [ln for ln in outcome.console.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "--data-root" in lines[0] and missing in lines[0], outcome.console
+def test_data_gate_names_the_segment_of_a_len_times_dim_violation(tiny_data, tmp_path):
+    from components import data_gate
+
+    records = [bytes(r) for r in tf.data.TFRecordDataset(
+        contract.split_path(tiny_data, "train")).as_numpy_iterator()][:3]
+    example = tf.train.Example.FromString(records[1])
+    del example.features.feature["audio"].float_list.value[-1]
+    records[1] = example.SerializeToString()
+    segment = example.features.feature[contract.SEGMENT_ID].bytes_list.value[0].decode()
+    artifact = _examples_artifact(tmp_path, records)
+    with pytest.raises(data_gate.DataGateError) as err:
+        data_gate.check_lengths(artifact, contract.DEFAULT_DIMS)
+    assert segment in str(err.value) and "audio_len x dim" in str(err.value)
+    assert data_gate.check_lengths(_examples_artifact(tmp_path / "ok", records[:1]),
+                                   contract.DEFAULT_DIMS) == 1
 
 
-def test_data_root_without_splits(tmp_path):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.tfrecord").write_bytes(b"")
-    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
-                                "--output-dir", str(tmp_path / "out")])
-    assert outcome.returncode == 2
-    assert "['valid', 'test']" in outcome.console
+def test_data_gate_names_split_and_feature_of_an_anomaly(tmp_path):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.types import standard_artifacts
 
+    from components import data_gate
 
-@pytest.mark.slow  # starts the runner in a subprocess
-def test_dimension_mismatch_names_the_segment(tiny_data, tmp_path):
-    def drop_one_audio_value(example):
-        del example.features.feature["audio"].float_list.value[-1]
-
-    segment = _copy_with_broken_first_train_example(
-        tiny_data, str(tmp_path / "data"), drop_one_audio_value)
-    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
-                                "--output-dir", str(tmp_path / "out"), *TINY_MODEL_FLAGS])
-    _assert_stopped_cleanly(outcome, segment, "'audio'", "audio_len x dim")
-
-
-@pytest.mark.slow  # starts the runner in a subprocess
-def test_out_of_domain_label_names_the_feature(tiny_data, tmp_path):
-    def label_out_of_range(example):
-        example.features.feature[contract.LABEL].float_list.value[0] = 4.5
-
-    _copy_with_broken_first_train_example(tiny_data, str(tmp_path / "data"), label_out_of_range)
-    outcome = run_local_runner(["--data-root", str(tmp_path / "data"),
-                                "--output-dir", str(tmp_path / "out"), *TINY_MODEL_FLAGS])
-    _assert_stopped_cleanly(outcome, "feature 'label'", "split 'train'")
-
-
-@pytest.mark.parametrize("flags, fragment", [
-    (["--beam-workers", "0"], "--beam-workers"),
-    (["--train-steps", "0"], "--train-steps"),
-    (["--mixed-precision", "float64"], "--mixed-precision"),
-    (["--architecture", "lstm"], "--architecture"),
-    (["--weight-decay", "-0.1"], "--weight-decay"),
-])
-def test_bad_flags(tmp_path, tiny_data, flags, fragment):
-    out = tmp_path / "out"
-    outcome = run_local_runner(["--data-root", tiny_data, "--output-dir", str(out), *flags])
-    assert outcome.returncode == 2
-    assert not out.exists()  # checked before the output folder is created
-    assert fragment in outcome.console
-    lines = [line for line in outcome.console.strip().splitlines() if "error" in line]
-    assert len(lines) == 1, outcome.console  # one line, no traceback
-    assert "Traceback" not in outcome.console
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = str(tmp_path / "anomalies")
+    artifact.split_names = '["train"]'
+    os.makedirs(os.path.join(artifact.uri, "Split-train"))
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["label"]
+    info.short_description = "Out-of-range values"
+    info.reason.add(description="Unexpectedly large value: 4.5.")
+    with open(os.path.join(artifact.uri, "Split-train", "SchemaDiff.pb"), "wb") as f:
+        f.write(anomalies.SerializeToString())
+    reason = data_gate.first_anomaly(artifact)
+    assert "split 'train'" in reason and "feature 'label'" in reason and "4.5" in reason
 
 
 def test_beam_workers_choose_the_direct_runner_mode():

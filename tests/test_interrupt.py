@@ -43,3 +43,29 @@ def test_ctrl_c_names_the_component_and_leaves_mlmd_clean(tiny_data, tmp_path):
     assert "Traceback" not in console
     assert recovery.running_executions(configs.metadata_path(out)) == []
     assert not os.path.exists(configs.serving_dir(out))
+
+
+def test_a_stop_swallowed_in_a_weakref_callback_is_raised_again():
+    """Python drops an exception raised in a weakref callback (TensorFlow's datasets
+    run them): the SIGTERM that landed there must still stop the run at the next check."""
+    import weakref
+
+    from pipeline.interrupt import InterruptSignal
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    interrupt = InterruptSignal()
+    try:
+        interrupt.install()
+
+        class Dataset:
+            pass
+
+        dataset = Dataset()
+        ref = weakref.ref(dataset, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del dataset  # the callback runs, the handler raises inside it, Python drops it
+        assert ref() is None and interrupt.received == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -92,6 +92,21 @@ def test_unknown_run_is_one_line(cli_run):
     assert len(lines) == 1 and "no pipeline run 'nope'" in lines[0] and "known runs" in lines[0]
 
 
+def test_a_page_that_cannot_be_written_is_one_line(cli_run, tmp_path):
+    outcome = cli_run[0]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    html = blocker / "report" / "index.html"
+    proc = subprocess.run([_msa_report(), "--output-dir", outcome.output_dir, "--html", str(html),
+                           "--no-predictions"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 1
+    console = proc.stdout + proc.stderr
+    errors = [ln for ln in console.splitlines() if "error:" in ln]
+    assert len(errors) == 1 and str(html) in errors[0] and "--html" in errors[0], console
+    assert "Traceback" not in console and "Errno" not in errors[0]
+
+
 def test_page_is_self_contained(cli_run):
     html = open(cli_run[3], encoding="utf-8").read()
     assert "<style>" in html

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer.core import search_space
+from trainer.core import divergence, search_space
 from trainer.core.config import TrainerConfig
 from trainer.export import export_serving_model
 from trainer.training import checkpointing, data, warm_start
@@ -61,6 +61,13 @@ def run_fn(fn_args) -> None:
                    warm=config.warm_start)
     model, history = result.model, result.history
     train_seconds = time.perf_counter() - started
+    # NaN weights must fail here (and so never be cached), not at the Evaluator;
+    # their checkpoints go too, so a rerun does not resume into them.
+    try:
+        divergence.check(history, model.get_weights(), [w.name for w in model.weights])
+    except divergence.TrainingDiverged:
+        checkpointing.EpochCheckpoint(resume_dir, []).clear()
+        raise
     export_serving_model(model, config, tf_transform_output, fn_args.serving_model_dir)
     warm_start.save(model, config, fn_args.serving_model_dir)
 

@@ -123,7 +123,8 @@ def train(config: TrainerConfig, train_ds, valid_ds, train_size: int, train_step
             warm_start.log(message)
         meter = ThroughputMeter(config.batch_size)
         tracked = optimization.callbacks(config, total_steps)
-        callbacks = [meter, *tracked]
+        # A NaN loss ends training at once; trainer/core/divergence.py then fails the Trainer.
+        callbacks = [meter, tf.keras.callbacks.TerminateOnNaN(), *tracked]
         if log_epochs:
             callbacks.append(EpochProgress(epochs))
         if log_dir:
