@@ -28,7 +28,9 @@ class WordContext(tf.keras.layers.Layer):
     300-d neighbours (12,000) memorised the train split of the built-in
     word-aligned data (train MAE 0.18, test 1.20), while a negator or an
     intensifier is one direction of the text. It also does not read word
-    ``t`` itself: the word's own
+    ``t`` itself, and drops the reduced numbers out at ``dropout_rate``
+    in training (without it the layer still fit the gated task's noise:
+    0.336 against 0.272 on seed 0; with the model's 0.5, 0.274): the word's own
     contribution is the word-level score's, and a multiplier that also read
     the word could reshape every word's score, which on data where context
     does not matter only fits noise. Relative offsets are what a
@@ -44,7 +46,7 @@ class WordContext(tf.keras.layers.Layer):
     """
 
     def __init__(self, channels: int = 1, window: int = 2, reduced: int = 4, hidden: int = 8,
-                 **kwargs):
+                 dropout_rate: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         for name, value, low in (("channels", channels, 1), ("window", window, 1),
                                  ("reduced", reduced, 1), ("hidden", hidden, 1)):
@@ -54,6 +56,10 @@ class WordContext(tf.keras.layers.Layer):
         self.window = int(window)
         self.reduced = int(reduced)
         self.hidden = int(hidden)
+        if not 0.0 <= float(dropout_rate) < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        self.dropout_rate = float(dropout_rate)
+        self.dropout = tf.keras.layers.Dropout(self.dropout_rate, dtype=self.dtype_policy)
         self.reduce = tf.keras.layers.Dense(self.reduced, use_bias=False, name="reduce",
                                             dtype=self.dtype_policy)
         self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer="zeros",
@@ -70,10 +76,10 @@ class WordContext(tf.keras.layers.Layer):
             [[[0.0]] if i == self.window else [[1.0]] for i in range(taps)])
         super().build(input_shape)
 
-    def call(self, text, mask):
+    def call(self, text, mask, training=False):
         mask = as_bool_mask(mask)
         # Padded steps may hold anything (inf after a float16 cast).
-        text = self.reduce(zero_invalid(text, mask))
+        text = self.dropout(self.reduce(zero_invalid(text, mask)), training=training)
         kernel = tf.cast(self.kernel, text.dtype) * tf.cast(self._neighbours, text.dtype)
         features = tf.nn.gelu(tf.nn.conv1d(text, kernel, stride=1, padding="SAME")
                               + tf.cast(self.bias, text.dtype))
@@ -83,5 +89,6 @@ class WordContext(tf.keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"channels": self.channels, "window": self.window,
-                       "reduced": self.reduced, "hidden": self.hidden})
+                       "reduced": self.reduced, "hidden": self.hidden,
+                       "dropout_rate": self.dropout_rate})
         return config
