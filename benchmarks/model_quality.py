@@ -51,7 +51,7 @@ warnings.filterwarnings("ignore")
 ROWS: Dict[str, tuple] = {
     "default (seq_level)": ("default", {}),
     "seq_level, no word-level fusion": ("default", {"word_fusion": "off"}),
-    "seq_level + word context": ("default", {"word_context": "on"}),
+    "seq_level, no word context": ("default", {"word_context": "off"}),
     "seq_level + shared positions": ("default", {"shared_positions": "on"}),
     "pooled": ("default", {"architecture": "pooled"}),
     "text_only": ("default", {"architecture": "text_only"}),

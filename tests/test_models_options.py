@@ -123,7 +123,7 @@ def test_word_level_fusion_refuses_unaligned_lengths(rng):
 
 
 def test_word_context_starts_as_the_bag_of_words_and_reads_the_neighbours(rng):
-    layer = WordContext(channels=2, window=2)
+    layer = WordContext(channels=2, window=2, reduced=4, hidden=8)
     text = tf.constant(rng.normal(size=(BATCH, L, 5)), tf.float32)
     mask = np.arange(L)[None, :] < np.array([L, 5, 1, 0])[:, None]
     start = layer(text, mask).numpy()
@@ -167,8 +167,9 @@ def test_word_context_multiplies_the_word_level_scores(rng):
     model.context.bias.assign(tf.ones_like(model.context.bias))
     model.context.kernel.assign(tf.zeros_like(model.context.kernel))  # gelu(bias) everywhere
     gelu_one = float(tf.nn.gelu(1.0))
+    units = model.context.hidden
     model.context.modifier.kernel.assign(
-        tf.fill(model.context.modifier.kernel.shape, -2.0 / (gelu_one * 8)))
+        tf.fill(model.context.modifier.kernel.shape, -2.0 / (gelu_one * units)))
     flipped = model(seqs + masks).numpy()
     model.word_regressor.kernel.assign(tf.zeros_like(model.word_regressor.kernel))
     seq_part = model(seqs + masks).numpy()

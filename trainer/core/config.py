@@ -89,8 +89,8 @@ class TrainerConfig:
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)
     word_context: str = setting(
-        "off", "with word-level fusion: a convolution over each word's neighbours multiplies "
-        "its score (negation, intensifiers)", choices=("on", "off"))
+        "on", "with word-level fusion: a small convolution over each word's neighbours "
+        "multiplies its score (negation, intensifiers)", choices=("on", "off"))
     causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
                            "look-ahead mask)")
     # data shape, shared with Transform (set by --text-dim and --max-lens)
@@ -256,7 +256,7 @@ SEED_EPOCHS = 100
 SEED_PRESET: Dict[str, Any] = dict(
     architecture="seq_level", model_dim=128, num_heads=4, ff_dim=256, n_layers_mod=2,
     n_layers_fuse=1, bidirectional_fusion=False, pooling_method="mean", dropout_rate=0.1,
-    shared_positions="off", word_fusion="off", causal=False,
+    shared_positions="off", word_fusion="off", word_context="off", causal=False,
     max_lens={"text": 20, "audio": 20, "video": 20},
     batch_size=32, optimizer="adam", learning_rate=1e-4, weight_decay=0.0,
     lr_schedule="plateau", warmup_fraction=0.0, clip_norm=0.0, loss="mae",

@@ -138,9 +138,7 @@ class MSASeqLevelModel(tf.keras.Model):
             self.aligners = [SoftWordAlignment(self.model_dim, name=f"{m}_to_words", **sub)
                              for m in MODALITIES[1:]]
         if self.word_fusion and self.word_context:
-            self.context = WordContext(self.word_fusion_channels,
-                                       dropout_rate=self.dropout_rate, name="word_context",
-                                       **sub)
+            self.context = WordContext(self.word_fusion_channels, name="word_context", **sub)
         if self.word_fusion:
             self.word_level = WordLevelFusion(
                 self.word_fusion_channels, name="word_level", **sub)
@@ -183,7 +181,7 @@ class MSASeqLevelModel(tf.keras.Model):
                                 for aligner, frames, mask in zip(
                                     self.aligners, sequences[1:], masks[1:])]
             context = (None if self.context is None
-                       else self.context(sequences[0], masks[0], training=training))
+                       else self.context(sequences[0], masks[0]))
             words = self.word_level(sequences[0], audio, video, masks[0], context=context)
             prediction = prediction + self.word_regressor(words)
         return prediction
