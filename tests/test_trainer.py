@@ -113,9 +113,9 @@ def test_steps_plan():
     # a budget of fewer passes than min_epochs grows to min_epochs passes
     assert data.steps_plan(train_size=100, batch_size=32, train_steps=8, min_epochs=5) == (4, 5)
     assert data.steps_plan(train_size=100, batch_size=32, train_steps=40, min_epochs=5) == (4, 10)
-    # CMU-MOSEI's 16326 train segments: 2400 steps are under 5 passes; 20 are asked for
-    assert data.steps_plan(16326, 32, 2400, min_epochs=20) == (511, 20)
-    assert data.steps_plan(1284, 32, 2400, min_epochs=20) == (41, 59)  # MOSI: unchanged
+    # CMU-MOSEI's 16326 train segments: 2400 steps are under 5 passes; the default asks 40
+    assert data.steps_plan(16326, 32, 2400, min_epochs=40) == (511, 40)
+    assert data.steps_plan(1284, 32, 2400, min_epochs=40) == (41, 59)  # MOSI: unchanged
     with pytest.raises(ValueError, match="min_epochs"):
         data.steps_plan(100, 32, 8, min_epochs=-1)
 

@@ -113,9 +113,10 @@ class TrainerConfig:
     clip_norm: float = setting(1.0, "global gradient-norm clipping, 0 = off", check=NON_NEGATIVE)
     loss: str = setting("huber", "training loss", choices=("mae", "mse", "huber"))
     min_epochs: int = setting(
-        20, "train at least this many passes over the train split, even past --train-steps "
-        "(large datasets get only a few passes from a fixed step budget); 0: exactly "
-        "--train-steps", check=NON_NEGATIVE_INT)
+        40, "a training budget of at least this many passes over the train split, even past "
+        "--train-steps (large datasets get only a few passes from a fixed step budget); early "
+        "stopping may still end training sooner; 0: exactly --train-steps",
+        check=NON_NEGATIVE_INT)
     early_stopping_patience: int = setting(20, "early-stopping patience in epochs",
                                            check=POSITIVE_INT, aliases=("patience",))
     early_stopping_min_delta: float = setting(
