@@ -1,0 +1,92 @@
+"""Built-in data in spans: ``msa-synth --output DIR --spans N [--shift-span K]``.
+
+Writes ``DIR/span-1/ ... DIR/span-N/`` (:data:`msa_data.contract.SPAN_DIR`),
+each a full contract folder with its own ``noise_floor.json``, as labelled
+recordings arriving over time would be:
+
+* every span has the same sentiment function (the seed's cue directions)
+  and the same plan of videos, labels and splits, so a video stays in its
+  split across spans and a window of spans never leaks a speaker;
+* each span draws its own segments (span 1 is byte-identical to the plain
+  data of the same arguments; span ``k`` > 1 draws from
+  ``(seed, split, position, k)``);
+* with ``--shift-span K``, span K's video features are what a new camera or
+  FACET version would give for the same recordings: every real (not
+  all-zero) frame goes through :func:`shift_video_frames`, while the label
+  still follows the unshifted features. A model trained before the change
+  then degrades silently; the pipeline's drift gate is there to stop it.
+
+The spans are written into a hidden temporary folder beside ``DIR`` and
+renamed into place together, so ``DIR`` is never half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Optional
+
+import numpy as np
+
+from msa_data import contract
+from msa_data.synth_plan import _TAG_SEGMENT, SynthError
+
+# The built-in extractor change: a new scale and offset on every FACET dim.
+SHIFT_SCALE, SHIFT_OFFSET = 1.5, 0.5
+_TAG_SPAN = 7
+
+
+def span_rng(seed: int, split: str, position: int, span: int) -> np.random.Generator:
+    """Segment ``position`` of ``split`` in span ``span`` (> 1)."""
+    entropy = [seed, _TAG_SEGMENT, contract.SPLITS.index(split), position, _TAG_SPAN, span]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def shift_video_frames(video: np.ndarray) -> None:
+    """In place: ``SHIFT_SCALE * v + SHIFT_OFFSET`` on every frame that is not all zero."""
+    real = np.any(video != 0, axis=1)
+    video[real] = (video[real] * SHIFT_SCALE + SHIFT_OFFSET).astype(video.dtype)
+
+
+def check_span_flags(spans: Optional[int], shift_span: Optional[int]) -> None:
+    """Raises :class:`SynthError` naming the flag when the span flags do not fit."""
+    if spans is None:
+        if shift_span is not None:
+            raise SynthError("--shift-span", "only used with --spans N; expected --spans as well")
+        return
+    if isinstance(spans, bool) or not isinstance(spans, int) or spans < 1:
+        raise SynthError("--spans", f"expected an integer >= 1, got {spans!r}")
+    if shift_span is not None and not (isinstance(shift_span, int) and 1 <= shift_span <= spans):
+        raise SynthError("--shift-span", f"expected a span in 1..{spans} (--spans {spans}), "
+                         f"got {shift_span!r}")
+
+
+def generate_spans(output_dir: str, spans: int, shift_span: Optional[int] = None,
+                   overwrite: bool = False, **options) -> dict:
+    """Writes ``span-1 .. span-N`` under ``output_dir``; returns ``{span: noise-floor dict}``.
+
+    ``options`` are :func:`msa_data.synth.generate`'s (size, seed, limits, function...).
+    """
+    from msa_data import synth
+    from msa_data.synth_io import _check_output, _install
+
+    check_span_flags(spans, shift_span)
+    if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
+        raise SynthError("--output", "expected a folder path")
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    _check_output(output_dir, overwrite)
+    parent, name = os.path.split(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        os.chmod(tmp_root, 0o755)
+        results = {}
+        for span in range(1, spans + 1):
+            results[span] = synth.generate(contract.span_dir(tmp_root, span), span=span,
+                                           shift_video=span == shift_span, **options)
+        _install(tmp_root, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return results
