@@ -70,6 +70,6 @@ def _allowed_drift(metadata_path: str) -> str:
 
 
 def finished_lines(metadata_path: str, lengths_at_run_time: bool) -> List[str]:
-    """Console lines after a finished run: lengths chosen inside it, the span's drift."""
-    lines = list(results.run_time_lengths(metadata_path)) if lengths_at_run_time else []
-    return lines + span_results.latest_lines(metadata_path)
+    """Console lines after a finished run: the lengths chosen inside it (the span and its
+    drift come with the evaluation summary, reporting/tables.py)."""
+    return list(results.run_time_lengths(metadata_path)) if lengths_at_run_time else []

@@ -83,15 +83,6 @@ def drift_lines(record: Optional[dict], noted: str = "") -> List[str]:
     return lines
 
 
-def latest_lines(metadata_path: str) -> List[str]:
-    """:func:`drift_lines` of the newest run."""
-    store = results.open_store(metadata_path)
-    runs = results.pipeline_runs(store)
-    if not runs:
-        return []
-    return drift_lines(run_drift(store, runs[0]), results._string_custom(runs[0], SPAN_DRIFT))
-
-
 def blessed_lengths(metadata_path: str) -> Optional[dict]:
     """The sequence lengths the newest blessed model was trained with (None when none).
 
@@ -118,3 +109,42 @@ def blessed_lengths(metadata_path: str) -> Optional[dict]:
             if config:
                 return json.loads(config).get("max_lens")
     return None
+
+
+def report_lines(metadata_path: str, run_id: str) -> List[str]:
+    """``msa-report``'s span section for run ``run_id``: its span, the drift distances
+    against the previous span, the previous span's own evaluation, and a newer run the
+    drift gate refused (empty for a run on a plain contract folder)."""
+    store = results.open_store(metadata_path)
+    runs = results.pipeline_runs(store)
+    context = next((c for c in runs if c.name == run_id), None)
+    if context is None or not span_of(context):
+        return []
+    span = span_of(context)
+    lines = [f"data span: {span}"]
+    lines += [ln.strip() for ln in drift_lines(run_drift(store, context),
+                                               results._string_custom(context, SPAN_DRIFT))]
+    current = int(span.split("-")[-1])
+    for earlier in runs:
+        if earlier.create_time_since_epoch >= context.create_time_since_epoch or \
+                not span_of(earlier) or int(span_of(earlier).split("-")[-1]) != current - 1:
+            continue
+        try:
+            evaluation = results.run_evaluation(metadata_path, earlier.name)
+        except LookupError:
+            continue
+        mae = results.overall_metrics(evaluation.evaluation_uri).get("mae")
+        lines.append(f"previous span {span_of(earlier)}: run {earlier.name}, MAE "
+                     f"{mae:.4f} on its own test split (the baseline table compares the "
+                     "two models on this span)" if mae is not None else
+                     f"previous span {span_of(earlier)}: run {earlier.name}")
+        break
+    for newer in runs:
+        if newer.create_time_since_epoch <= context.create_time_since_epoch:
+            break
+        refused = results._string_custom(newer, SPAN_DRIFT)
+        if REFUSED in refused:
+            lines.append(f"warning: a newer run ({newer.name}, span {span_of(newer)}) was "
+                         f"refused: {refused}")
+            break
+    return lines

@@ -13,6 +13,8 @@ models and the examples it read, the ExampleGen's data root (for
 * the blessing verdict with each threshold, its bound and its value (change
   thresholds are "skipped" when there was no blessed baseline yet);
 * the comparison with the baseline model when there was one;
+* on a data root of spans, the run's span, the drift distances against the
+  previous span and the previous span's own evaluation;
 
 and writes ``DIR/report/index.html``, a self-contained page (inline CSS,
 charts as inline SVG images) with the same tables, a scatter plot of
@@ -119,6 +121,9 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
         min_slice_size=min_slice_size(eval_config),
         noise_floor=floor, noise_floor_path=floor_path, references=references,
         trials=read_trials(run_eval.tuner_results_uri))
+    from pipeline import span_results
+
+    report.span_lines = span_results.report_lines(metadata, run_eval.run_id)
     if run_eval.data_overlap:
         report.notes.append("warning: this run's splits were not disjoint (--allow-overlap): "
                             + run_eval.data_overlap)
