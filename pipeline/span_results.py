@@ -14,6 +14,7 @@ from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from msa_data import contract
 from pipeline import results
 
 # Custom properties of a pipeline_run context.
@@ -148,3 +149,14 @@ def report_lines(metadata_path: str, run_id: str) -> List[str]:
                          f"refused: {refused}")
             break
     return lines
+
+
+def evaluated_folder(metadata_path: str, run_id: str, data_root: Optional[str]):
+    """The folder of the span run ``run_id`` evaluated on (its ``noise_floor.json`` is
+    there), or ``data_root`` itself for a plain contract folder."""
+    if not data_root:
+        return data_root
+    store = results.open_store(metadata_path)
+    context = next((c for c in results.pipeline_runs(store) if c.name == run_id), None)
+    span = span_of(context) if context is not None else ""
+    return contract.span_dir(data_root, int(span.split("-")[-1])) if span else data_root

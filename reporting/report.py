@@ -111,8 +111,12 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
     validation = tfma.load_validation_result(run_eval.evaluation_uri)
     split = run_eval.example_splits[0] if run_eval.example_splits else configs.EVAL_SPLIT
     overall = next(r for r in rows if not r.key)
-    floor, floor_path = noise_floor(run_eval.data_root, split)
-    references = reference_maes(run_eval.data_root, split)
+    from pipeline import span_results
+
+    span_lines = span_results.report_lines(metadata, run_eval.run_id)
+    data_root = span_results.evaluated_folder(metadata, run_eval.run_id, run_eval.data_root)
+    floor, floor_path = noise_floor(data_root, split)
+    references = reference_maes(data_root, split)
     report = Report(
         run=run_eval, split=split, rows=rows,
         checks=blessing_checks(eval_config, validation, overall,
@@ -121,9 +125,7 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
         min_slice_size=min_slice_size(eval_config),
         noise_floor=floor, noise_floor_path=floor_path, references=references,
         trials=read_trials(run_eval.tuner_results_uri))
-    from pipeline import span_results
-
-    report.span_lines = span_results.report_lines(metadata, run_eval.run_id)
+    report.span_lines = span_lines
     if run_eval.data_overlap:
         report.notes.append("warning: this run's splits were not disjoint (--allow-overlap): "
                             + run_eval.data_overlap)
