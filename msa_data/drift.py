@@ -80,33 +80,46 @@ class Distance:
         return dataclasses.asdict(self)
 
 
-def read_span(files: List[str], dims: Mapping[str, int], max_frames: int = MAX_FRAMES
-              ) -> SpanData:
-    """Parses one split's files (TFRecords, ``.gz`` for gzip) into :class:`SpanData`."""
+def read_span(files: List[str], dims: Mapping[str, int], max_frames: int = MAX_FRAMES,
+              serving: bool = False) -> SpanData:
+    """Parses one split's files (TFRecords, ``.gz`` for gzip) into :class:`SpanData`.
+
+    ``serving``: requests as served, with the modalities and lengths only (the
+    schema's SERVING environment); ``labels`` and ``datasets`` are left empty.
+    A file that does not parse raises :class:`contract.ContractError` naming it.
+    """
     import tensorflow as tf
 
-    spec = contract.raw_feature_spec(include_label=True)
+    spec = {name: feature for name, feature in contract.raw_feature_spec(True).items()
+            if not serving or name in contract.MODALITIES or name.endswith("_len")}
     lengths: Dict[str, list] = {contract.length_key(m): [] for m in contract.MODALITIES}
     frames: Dict[str, list] = {m: [] for m in contract.MODALITIES}
     labels, datasets = [], []
     for path in files:
         compression = "GZIP" if path.endswith(".gz") else ""
-        for batch in tf.data.TFRecordDataset(path, compression_type=compression).batch(512):
-            parsed = tf.io.parse_example(batch, spec)
-            labels.append(parsed[contract.LABEL].numpy().reshape(-1))
-            datasets.extend(parsed[contract.DATASET].numpy().reshape(-1).tolist())
-            for m in contract.MODALITIES:
-                lengths[contract.length_key(m)].append(
-                    parsed[contract.length_key(m)].numpy().reshape(-1))
-                frames[m].append(parsed[m].values.numpy().reshape(-1, int(dims[m])))
+        try:
+            for batch in tf.data.TFRecordDataset(path, compression_type=compression).batch(512):
+                parsed = tf.io.parse_example(batch, spec)
+                if not serving:
+                    labels.append(parsed[contract.LABEL].numpy().reshape(-1))
+                    datasets.extend(parsed[contract.DATASET].numpy().reshape(-1).tolist())
+                for m in contract.MODALITIES:
+                    lengths[contract.length_key(m)].append(
+                        parsed[contract.length_key(m)].numpy().reshape(-1))
+                    frames[m].append(parsed[m].values.numpy().reshape(-1, int(dims[m])))
+        except (tf.errors.OpError, ValueError) as err:
+            reason = (getattr(err, "message", "") or str(err)).splitlines()[0][:200]
+            raise contract.ContractError(
+                f"{path}: cannot be read as data-contract examples ({reason})") from None
     out = {}
     for m, parts in frames.items():
         stacked = np.concatenate(parts) if parts else np.zeros((0, int(dims[m])), np.float32)
         if len(stacked) > max_frames:
             stacked = stacked[np.linspace(0, len(stacked) - 1, max_frames).astype(np.int64)]
         out[m] = stacked
-    return SpanData({k: np.concatenate(v) for k, v in lengths.items()},
-                    np.concatenate(labels), datasets, out)
+    return SpanData({k: np.concatenate(v) if v else np.zeros(0, np.int64)
+                     for k, v in lengths.items()},
+                    np.concatenate(labels) if labels else np.zeros(0, np.float32), datasets, out)
 
 
 def split_files(folder: str, split: str = SPLIT) -> List[str]:
@@ -181,8 +194,11 @@ def example_statistics(span: SpanData):
 
     columns = {name: pa.array([[int(v)] for v in span.lengths[name]], pa.list_(pa.int64()))
                for name in span.lengths}
-    columns[contract.LABEL] = pa.array([[float(v)] for v in span.labels], pa.list_(pa.float32()))
-    columns[contract.DATASET] = pa.array([[v] for v in span.datasets], pa.list_(pa.binary()))
+    if len(span.labels):  # not in served requests
+        columns[contract.LABEL] = pa.array([[float(v)] for v in span.labels],
+                                           pa.list_(pa.float32()))
+        columns[contract.DATASET] = pa.array([[v] for v in span.datasets],
+                                             pa.list_(pa.binary()))
     batch = pa.RecordBatch.from_arrays(list(columns.values()), list(columns))
     return generate_statistics_in_memory(batch, tfdv.StatsOptions())
 
@@ -199,37 +215,50 @@ def schema_thresholds(schema) -> Dict[str, float]:
     return found
 
 
-def _with_thresholds(schema, thresholds: Mapping[str, float]):
-    """A copy of ``schema`` whose per-example comparators carry ``thresholds``."""
+def _with_thresholds(schema, thresholds: Mapping[str, float], kind: str = "drift"):
+    """A copy of ``schema`` whose per-example ``{kind}_comparator``s carry ``thresholds``."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     copy = schema_pb2.Schema()
     copy.CopyFrom(schema)
     for feature in copy.feature:
+        feature.ClearField("drift_comparator")
+        feature.ClearField("skew_comparator")
         if feature.name not in EXAMPLE_FEATURES or feature.name not in thresholds:
-            feature.ClearField("drift_comparator")
             continue
-        kind = "infinity_norm" if feature.type == schema_pb2.BYTES else \
+        measure = "infinity_norm" if feature.type == schema_pb2.BYTES else \
             "jensen_shannon_divergence"
-        feature.drift_comparator.ClearField(kind)
-        getattr(feature.drift_comparator, kind).threshold = thresholds[feature.name]
+        comparator = getattr(feature, f"{kind}_comparator")
+        getattr(comparator, measure).threshold = thresholds[feature.name]
     return copy
 
 
 def compare(previous: SpanData, current: SpanData, schema,
-            overrides: Optional[Mapping[str, float]] = None) -> List[Distance]:
-    """Every checked feature's and modality's distance, in a fixed order."""
+            overrides: Optional[Mapping[str, float]] = None,
+            kind: str = "drift") -> List[Distance]:
+    """Every checked feature's and modality's distance, in a fixed order.
+
+    ``kind`` ``"skew"``: ``current`` is served requests (:func:`read_span`'s
+    ``serving``) against the training data ``previous``; TFDV's skew
+    comparators then measure the per-example features the requests carry.
+    """
     import tensorflow_data_validation as tfdv
 
     thresholds = {**schema_thresholds(schema), **(overrides or {})}
-    anomalies = tfdv.validate_statistics(
-        example_statistics(current), _with_thresholds(schema, thresholds),
-        previous_statistics=example_statistics(previous))
-    measured = {info.path.step[0]: info.drift_measurements[0]
-                for info in anomalies.drift_skew_info if info.drift_measurements}
+    schema = _with_thresholds(schema, thresholds, kind)
+    if kind == "skew":
+        anomalies = tfdv.validate_statistics(example_statistics(previous), schema,
+                                             serving_statistics=example_statistics(current))
+    else:
+        anomalies = tfdv.validate_statistics(example_statistics(current), schema,
+                                             previous_statistics=example_statistics(previous))
+    found = "skew_measurements" if kind == "skew" else "drift_measurements"
+    measured = {info.path.step[0]: getattr(info, found)[0]
+                for info in anomalies.drift_skew_info if getattr(info, found)}
     distances = []
     for name in EXAMPLE_FEATURES:
-        if name not in thresholds:
+        if name not in thresholds or (kind == "skew" and name in (contract.LABEL,
+                                                                  contract.DATASET)):
             continue
         m = measured.get(name)
         measure = "L-infinity distance" if name == contract.DATASET else \

@@ -90,3 +90,24 @@ def generate_spans(output_dir: str, spans: int, shift_span: Optional[int] = None
         shutil.rmtree(tmp_root, ignore_errors=True)
         raise
     return results
+
+
+def write_serving_requests(folder: str, split: str, output_dir: str) -> int:
+    """Writes ``folder``'s ``split`` as served requests: ``output_dir/requests.tfrecord``
+    with the features the schema's SERVING environment lists (modalities and lengths:
+    no label, ids or dataset). Returns the count."""
+    import tensorflow as tf
+
+    keep = {*contract.MODALITIES, *(contract.length_key(m) for m in contract.MODALITIES)}
+    os.makedirs(output_dir, exist_ok=True)
+    count = 0
+    with tf.io.TFRecordWriter(os.path.join(output_dir, "requests.tfrecord")) as writer:
+        for record in tf.data.TFRecordDataset(contract.split_path(folder, split)) \
+                .as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            for name in list(example.features.feature):
+                if name not in keep:
+                    del example.features.feature[name]
+            writer.write(example.SerializeToString(deterministic=True))
+            count += 1
+    return count

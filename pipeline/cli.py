@@ -236,7 +236,8 @@ def beam_args(workers: int) -> list:
 
 def add_span_flags(p: argparse.ArgumentParser) -> None:
     """Continuous training on a data root of ``span-1/ ... span-N/`` (pipeline/spans.py)."""
-    g = p.add_argument_group("data spans (a --data-root of span-1/ ... span-N/ folders)")
+    g = p.add_argument_group("data spans (a --data-root of span-1/ ... span-N/ folders), "
+                             "drift and skew")
     g.add_argument("--span", type=int, default=None, metavar="K",
                    help="train on span K and evaluate on its test split (default: the latest)")
     g.add_argument("--span-window", type=int, default=1, metavar="W",
@@ -248,6 +249,10 @@ def add_span_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--drift-threshold", action="append", default=[], metavar="NAME=X",
                    help="override the schema's drift threshold of a feature (text_len, label, "
                    "dataset...) or a modality's frame features (text, audio, video); repeatable")
+    g.add_argument("--serving-data", metavar="DIR",
+                   help="tf.Example requests received at serving (*.tfrecord*, no label): "
+                   "compared with the training data; skew is one console line and an anomaly "
+                   "in ML Metadata, and never stops the run")
     g.add_argument("--no-warm-start", action="store_true",
                    help="on a data root of spans, train from scratch instead of from the latest "
                    "blessed model's weights (the default there)")

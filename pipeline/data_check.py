@@ -134,3 +134,16 @@ def span_config(config, plan, args, console, metadata_path: str, given):
                                                        for m in contract.MODALITIES})
         given = "kept from the latest blessed model, for the warm start"
     return config, given
+
+
+def serving_data(args):
+    """``--serving-data``'s folder (absolute), checked to hold request files; or None."""
+    if not getattr(args, "serving_data", None):
+        return None
+    from components.skew_check import SERVING_PATTERN, serving_files
+
+    folder = os.path.abspath(args.serving_data)
+    if not os.path.isdir(folder) or not serving_files(folder):
+        raise SystemExit(f"error: --serving-data {folder}: no {SERVING_PATTERN} file; expected "
+                         "a folder of tf.Example requests received at serving")
+    return folder

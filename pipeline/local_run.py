@@ -172,6 +172,7 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                                                    configs.metadata_path(output_dir),
                                                    cli.given_lengths_source(args, config))
             config = sequence_lengths(config, train_counts, given, console)
+            serving = data_check.serving_data(args)
             lengths_at_run_time = train_counts is None and not given
         except SystemExit as err:
             console.write(f"{err}\n")
@@ -215,7 +216,8 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 tune_fixed=settings.tuning.fixed,
                 lengths_from_statistics=lengths_at_run_time,
                 spans=span_plan is not None, span=span_plan and span_plan.span,
-                span_window=len(span_plan.window) if span_plan else 1, drift=settings.drift)
+                span_window=len(span_plan.window) if span_plan else 1, drift=settings.drift,
+                serving_data=serving)
             try:
                 tfx.orchestration.LocalDagRunner().run(pipeline)
             finally:

@@ -94,6 +94,7 @@ def create_pipeline(
     span: Optional[int] = None,
     span_window: int = 1,
     drift: DriftSettings = DriftSettings(),
+    serving_data: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
@@ -124,6 +125,9 @@ def create_pipeline(
     so the Trainer) too, while the Evaluator reads ``span`` only. A
     :class:`DriftGate` compares the span with the one before it, with
     ``drift``'s thresholds, before Transform.
+
+    ``serving_data``: a folder of served ``tf.Example`` requests; a
+    :class:`SkewCheck` compares them with the trained span (never stops the run).
     """
     if baseline_from not in BASELINE_SOURCES:
         raise ValueError(f"baseline_from: expected one of {', '.join(BASELINE_SOURCES)}, "
@@ -176,6 +180,14 @@ def create_pipeline(
             data_root=data_root, thresholds_json=json.dumps(dict(drift.thresholds)),
             dims_json=json.dumps(trainer_config.dims, sort_keys=True),
             allow_drift=int(drift.allow))
+    skew_check = None
+    if serving_data:
+        from components.skew_check import SkewCheck
+
+        skew_check = SkewCheck(
+            examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+            serving_data=serving_data, thresholds_json=json.dumps(dict(drift.thresholds)),
+            dims_json=json.dumps(trainer_config.dims, sort_keys=True))
     training_examples = example_gen.outputs["examples"]
     if window_gens:
         from tfx.types import channel_utils
@@ -263,7 +275,7 @@ def create_pipeline(
 
     components = [*([fingerprint] if fingerprint else []), *window_gens, example_gen,
                   statistics_gen, schema_gen, example_validator, data_gate,
-                  *([drift_gate] if drift_gate else []),
+                  *([drift_gate] if drift_gate else []), *([skew_check] if skew_check else []),
                   *([sequence_lengths] if sequence_lengths else []), transform,
                   *([tuner] if tuner else []), model_resolver, trainer, evaluator,
                   bulk_inferrer, pusher]

@@ -25,9 +25,20 @@ REFUSED = "nothing was trained"  # in the line of a refused span (components/dri
 
 def run_drift(store, run_context) -> Optional[dict]:
     """The DriftGate record of one run (None when the run had no drift gate output)."""
+    return run_output(store, run_context, "drift")
+
+
+def skew_line(record: dict) -> str:
+    """The SkewCheck's one line, with every distance."""
+    return record["line"] + " (" + ", ".join(
+        f"{d['name']} {d['distance']:.4f}" for d in record["distances"]) + ")"
+
+
+def run_output(store, run_context, key: str) -> Optional[dict]:
+    """A JSON string output ``key`` (``drift``, ``skew``) of one run, or None."""
     for execution in sorted(store.get_executions_by_context(run_context.id), key=lambda e: -e.id):
         outputs = results._events_by_key(store, execution.id, metadata_store_pb2.Event.OUTPUT)
-        for artifact in outputs.get("drift", []):
+        for artifact in outputs.get(key, []):
             try:  # a value artifact's URI is the file holding its value
                 with open(artifact.uri, encoding="utf-8") as f:
                     return json.loads(f.read())
@@ -119,10 +130,12 @@ def report_lines(metadata_path: str, run_id: str) -> List[str]:
     store = results.open_store(metadata_path)
     runs = results.pipeline_runs(store)
     context = next((c for c in runs if c.name == run_id), None)
+    skew = run_output(store, context, "skew") if context is not None else None
+    skew_lines = [skew_line(skew)] if skew else []
     if context is None or not span_of(context):
-        return []
+        return skew_lines
     span = span_of(context)
-    lines = [f"data span: {span}"]
+    lines = [f"data span: {span}", *skew_lines]
     lines += [ln.strip() for ln in drift_lines(run_drift(store, context),
                                                results._string_custom(context, SPAN_DRIFT))]
     current = int(span.split("-")[-1])

@@ -117,6 +117,8 @@ RUNNER_ROWS: List[Row] = [
         ("--allow-drift", "span folders", "{data}")),
     Row("bad-drift-threshold", bad_inputs.nothing, ("--drift-threshold", "video=2"), 2,
         ("--drift-threshold video=2", "X in [0, 1]"), must_not_exist=("{out}",)),
+    Row("serving-data-without-requests", bad_inputs.nothing, ("--serving-data", "{tmp}"), 2,
+        ("--serving-data {tmp}", "no *.tfrecord* file")),
     # leakage between splits
     Row("test-copies-train", bad_inputs.test_split_copies_train, (), 2,
         ("train/test share 6 segment ids", "6 feature contents", "--allow-overlap")),
@@ -139,7 +141,8 @@ def test_runner_refuses_in_one_line(row, good_root, tmp_path):
     row.make(data, tmp)
     out = _fill(row.output_dir, data, tmp, "")
     outcome = run_local_runner(["--data-root", data, "--output-dir", out, *TINY_MODEL_FLAGS,
-                                *row.flags], timeout=REFUSAL_TIMEOUT)
+                                *(_fill(f, data, tmp, out) for f in row.flags)],
+                               timeout=REFUSAL_TIMEOUT)
     console = outcome.console
     assert outcome.returncode == row.code, console
     lines = [ln for ln in console.splitlines() if f"{row.kind}:" in ln]

@@ -140,3 +140,20 @@ def test_the_gate_refuses_in_one_line_or_records_with_allow(spans_by_seed, schem
     first = drift_gate.check(contract.span_dir(root, 1), 1, root, schema, {},
                              contract.DEFAULT_DIMS, allow=False)
     assert first["previous_span"] is None and first["distances"] == []
+
+
+def test_served_requests_are_compared_with_the_training_data(spans_by_seed, schema, tmp_path):
+    from components import skew_check
+
+    root, _ = spans_by_seed[0]
+    training = contract.span_dir(root, 2)
+    for name, span, skewed in (("same", 1, []), ("shifted", 3, ["video"])):
+        served = str(tmp_path / name)
+        count = synth_spans.write_serving_requests(contract.span_dir(root, span), "test",
+                                                   served)
+        record = skew_check.check(training, served, schema, {}, contract.DEFAULT_DIMS)
+        assert record["requests"] == count and record["skewed"] == skewed, record["line"]
+        names = {d["name"] for d in record["distances"]}
+        assert names == {"text_len", "audio_len", "video_len", *contract.MODALITIES}
+        assert record["line"].startswith("warning: serving data" if skewed else
+                                         "serving data")

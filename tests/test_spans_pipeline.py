@@ -37,6 +37,8 @@ def test_a_good_span_is_checked_trained_blessed_and_pushed(span_runs):
            "span 1" in console
     assert "span 2 against span 1: no drift beyond the thresholds" in console
     assert "verdict: BLESSED" in console and len(serving) == 1
+    skew = [ln for ln in console.splitlines() if "warning: serving data" in ln]
+    assert len(skew) == 1 and "skewed from the training data: video:" in skew[0]
 
 
 def test_the_span_is_recorded_in_ml_metadata(span_runs):
