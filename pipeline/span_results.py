@@ -135,7 +135,7 @@ def report_lines(metadata_path: str, run_id: str) -> List[str]:
     if context is None or not span_of(context):
         return skew_lines
     span = span_of(context)
-    lines = [f"data span: {span}", *skew_lines]
+    lines = [f"data span: {span}"]
     lines += [ln.strip() for ln in drift_lines(run_drift(store, context),
                                                results._string_custom(context, SPAN_DRIFT))]
     current = int(span.split("-")[-1])
@@ -153,6 +153,7 @@ def report_lines(metadata_path: str, run_id: str) -> List[str]:
                      "two models on this span)" if mae is not None else
                      f"previous span {span_of(earlier)}: run {earlier.name}")
         break
+    lines += skew_lines
     for newer in runs:
         if newer.create_time_since_epoch <= context.create_time_since_epoch:
             break

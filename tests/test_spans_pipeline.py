@@ -113,6 +113,9 @@ def test_msa_report_shows_the_span_the_drift_and_the_refused_span(span_runs):
     assert lines[0] == "data span: 2"
     assert lines[1] == "span 2 against span 1: no drift beyond the thresholds"
     assert "video 0.0" in lines[2] and "(<= 0.02)" in lines[2]
+    assert not any(ln.startswith("previous span") for ln in lines)  # no run on span 1 here
+    skew = [ln for ln in lines if ln.startswith("warning: serving data")]
+    assert len(skew) == 1 and "video 0." in skew[0]
     refused = [ln for ln in lines if ln.startswith("warning: a newer run")]
     assert len(refused) == 1 and "span 3" in refused[0] and "video" in refused[0]
     assert "data span: 2" in report.summary(loaded)
