@@ -14,7 +14,8 @@ first), on fresh output folders:
 Everything else is equal (no warm start, the same settings and data), so the
 difference is the drift check: the DriftGate component, the span lookup and
 the records. It prints each run's pipeline time (the runner's ``finished
-in``) and DriftGate time, the medians side by side, and the overhead; it
+in``) and DriftGate time, the medians side by side (per component too, so
+a difference can be put where it arose), and the overhead; it
 exits 1 when the median overhead is above 10% (the goal, docs/operations.md).
 """
 
@@ -30,6 +31,11 @@ from msa_data import contract
 from pipeline import configs
 
 GOAL = 0.10
+
+
+def _median(runs, name) -> float:
+    values = [run[name] for run in runs if name in run]
+    return statistics.median(values) if values else 0.0
 
 
 def main(argv=None) -> int:
@@ -49,6 +55,7 @@ def main(argv=None) -> int:
     kinds = {"plain": ["--data-root", contract.span_dir(args.data, 2)],
              "spans": ["--data-root", args.data, "--span", "2", "--no-warm-start"]}
     times = {k: [] for k in kinds}
+    parts = {k: [] for k in kinds}  # component seconds per run
     gate = []
     for repeat in range(args.repeats):
         order = list(kinds) if repeat % 2 == 0 else list(reversed(kinds))  # neither always first
@@ -56,10 +63,15 @@ def main(argv=None) -> int:
             flags = kinds[kind]
             run = launch([*flags, *common], os.path.join(args.output_dir, kind), fresh=True)
             times[kind].append(run.pipeline_seconds())
+            parts[kind].append(run.component_seconds())
             if kind == "spans":
                 gate.append(run.component_seconds().get("DriftGate", float("nan")))
             print(f"repeat {repeat + 1} {kind:5s} pipeline {run.pipeline_seconds():6.0f} s"
                   + (f"  DriftGate {gate[-1]:.1f} s" if kind == "spans" else ""), flush=True)
+    names = sorted({n for k in kinds for run in parts[k] for n in run})
+    print("median seconds per component (plain | spans): " + ", ".join(
+        f"{n} {_median(parts['plain'], n):.1f} | {_median(parts['spans'], n):.1f}"
+        for n in names))
     plain, spans = (statistics.median(times[k]) for k in kinds)
     overhead = (spans - plain) / plain
     print(f"median pipeline: plain {plain:.0f} s, spans {spans:.0f} s "
