@@ -121,10 +121,3 @@ def plan(data_root: str, span: Optional[int] = None, window: int = 1) -> Optiona
                             "span folder")
     return result
 
-
-def is_span_root(data_root: str) -> bool:
-    """Whether ``data_root`` holds span folders (reads names only; never raises)."""
-    try:
-        return bool(find_spans(data_root))
-    except SpanError:
-        return True
