@@ -47,10 +47,10 @@ def main(argv=None) -> int:
                                                          "bench-drift"))
     args = p.parse_args(argv)
     if contract.missing_splits(contract.span_dir(args.data, 2)):
-        from msa_data import synth_spans
+        from msa_data import synth
 
         print(f"writing the built-in MOSI data as 2 spans in {args.data}", flush=True)
-        synth_spans.generate_spans(args.data, 2, overwrite=True)
+        synth.generate_spans(args.data, 2, overwrite=True)
     common = ["--train-steps", str(args.train_steps), "--no-cache"]
     kinds = {"plain": ["--data-root", contract.span_dir(args.data, 2)],
              "spans": ["--data-root", args.data, "--span", "2", "--no-warm-start"]}

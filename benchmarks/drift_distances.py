@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from msa_data import contract, drift, synth_spans
+from msa_data import contract, drift, synth
 from pipeline import configs
 
 
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         root = os.path.join(args.data, f"seed{seed}-{args.limit_per_split or 'full'}")
         if contract.missing_splits(contract.span_dir(root, 3)):
-            synth_spans.generate_spans(root, 3, seed=seed, limit_per_split=args.limit_per_split,
+            synth.generate_spans(root, 3, seed=seed, limit_per_split=args.limit_per_split,
                                        overwrite=True)
         spans = {k: drift.read_span(drift.split_files(contract.span_dir(root, k)),
                                     contract.DEFAULT_DIMS) for k in (1, 2, 3)}

@@ -321,6 +321,34 @@ def generate(
     return result
 
 
+def generate_spans(output_dir: str, spans: int, shift_span: Optional[int] = None,
+                   overwrite: bool = False, **options) -> dict:
+    """Writes ``span-1 .. span-N`` under ``output_dir``; returns ``{span: noise-floor dict}``.
+
+    ``options`` are :func:`generate`'s (size, seed, limits, function...);
+    see :mod:`msa_data.synth_spans`.
+    """
+    synth_spans.check_span_flags(spans, shift_span)
+    if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
+        raise SynthError("--output", "expected a folder path")
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    _check_output(output_dir, overwrite)
+    parent, name = os.path.split(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        os.chmod(tmp_root, 0o755)
+        results = {}
+        for span in range(1, spans + 1):
+            results[span] = generate(contract.span_dir(tmp_root, span), span=span,
+                                           shift_video=span == shift_span, **options)
+        _install(tmp_root, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return results
+
+
 def _weight_formula(function: str) -> str:
     formula = FUNCTIONS[function]
     return f"({formula})" if " " in formula else formula
@@ -434,8 +462,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.spans is None and args.shift_span is None:
             results = {0: generate(args.output, **options)}
         else:
-            results = synth_spans.generate_spans(args.output, args.spans, args.shift_span,
-                                                 **options)
+            results = generate_spans(args.output, args.spans, args.shift_span, **options)
     except SynthError as err:
         print(f"msa-synth: error: {err}", file=sys.stderr)
         raise SystemExit(2)

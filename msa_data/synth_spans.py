@@ -16,15 +16,14 @@ recordings arriving over time would be:
   still follows the unshifted features. A model trained before the change
   then degrades silently; the pipeline's drift gate is there to stop it.
 
-The spans are written into a hidden temporary folder beside ``DIR`` and
-renamed into place together, so ``DIR`` is never half-written.
+:func:`msa_data.synth.generate_spans` writes them, into a hidden temporary
+folder beside ``DIR`` renamed into place with all spans, so ``DIR`` is never
+half-written; this module holds the span pieces it uses.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from typing import Optional
 
 import numpy as np
@@ -60,36 +59,6 @@ def check_span_flags(spans: Optional[int], shift_span: Optional[int]) -> None:
     if shift_span is not None and not (isinstance(shift_span, int) and 1 <= shift_span <= spans):
         raise SynthError("--shift-span", f"expected a span in 1..{spans} (--spans {spans}), "
                          f"got {shift_span!r}")
-
-
-def generate_spans(output_dir: str, spans: int, shift_span: Optional[int] = None,
-                   overwrite: bool = False, **options) -> dict:
-    """Writes ``span-1 .. span-N`` under ``output_dir``; returns ``{span: noise-floor dict}``.
-
-    ``options`` are :func:`msa_data.synth.generate`'s (size, seed, limits, function...).
-    """
-    from msa_data import synth
-    from msa_data.synth_io import _check_output, _install
-
-    check_span_flags(spans, shift_span)
-    if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
-        raise SynthError("--output", "expected a folder path")
-    output_dir = os.path.abspath(os.fspath(output_dir))
-    _check_output(output_dir, overwrite)
-    parent, name = os.path.split(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp_root = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-    try:
-        os.chmod(tmp_root, 0o755)
-        results = {}
-        for span in range(1, spans + 1):
-            results[span] = synth.generate(contract.span_dir(tmp_root, span), span=span,
-                                           shift_video=span == shift_span, **options)
-        _install(tmp_root, output_dir)
-    except BaseException:
-        shutil.rmtree(tmp_root, ignore_errors=True)
-        raise
-    return results
 
 
 def write_serving_requests(folder: str, split: str, output_dir: str) -> int:

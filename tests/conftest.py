@@ -184,7 +184,7 @@ def span_runs(tmp_path_factory):
     from tests.runner_util import BLESSING_SEGMENTS, CHAIN_FLAGS, serving_snapshot
 
     root = str(tmp_path_factory.mktemp("span_data"))
-    synth_spans.generate_spans(root, 3, shift_span=3, seed=0,
+    synth.generate_spans(root, 3, shift_span=3, seed=0,
                                limit_per_split=BLESSING_SEGMENTS, overwrite=True)
     served = str(tmp_path_factory.mktemp("served"))  # requests like span 3's: skewed
     synth_spans.write_serving_requests(contract.span_dir(root, 3), "test", served)

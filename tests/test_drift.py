@@ -18,7 +18,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from components import drift_gate
-from msa_data import contract, drift, synth_spans
+from msa_data import contract, drift, synth, synth_spans
 from pipeline import configs, failures
 
 SEGMENTS = 200  # per split: the small end of what a span holds
@@ -36,7 +36,7 @@ def spans_by_seed(tmp_path_factory):
     found = {}
     for seed in (0, 1, 2):
         root = str(tmp_path_factory.mktemp(f"spans{seed}"))
-        synth_spans.generate_spans(root, 3, shift_span=3 if seed == 0 else None, seed=seed,
+        synth.generate_spans(root, 3, shift_span=3 if seed == 0 else None, seed=seed,
                                    limit_per_split=SEGMENTS, overwrite=True)
         found[seed] = (root, {k: drift.read_span(drift.split_files(contract.span_dir(root, k)),
                                                  contract.DEFAULT_DIMS) for k in (1, 2, 3)})

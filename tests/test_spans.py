@@ -105,7 +105,7 @@ def test_built_in_spans_share_the_function_and_differ_in_segments(tmp_path):
     plain = str(tmp_path / "plain")
     synth.generate(plain, seed=3, limit_per_split=5)
     root = str(tmp_path / "spans")
-    results = synth_spans.generate_spans(root, 3, shift_span=2, seed=3, limit_per_split=5)
+    results = synth.generate_spans(root, 3, shift_span=2, seed=3, limit_per_split=5)
     assert sorted(os.listdir(root)) == ["span-1", "span-2", "span-3"]
     for split in contract.SPLITS:  # span 1 is the plain data, byte for byte
         with open(contract.split_path(plain, split), "rb") as a, \
@@ -120,8 +120,8 @@ def test_built_in_spans_share_the_function_and_differ_in_segments(tmp_path):
 
 def test_the_shifted_span_changes_video_only(tmp_path):
     shifted, unshifted = str(tmp_path / "a"), str(tmp_path / "b")
-    synth_spans.generate_spans(shifted, 2, shift_span=2, limit_per_split=5)
-    synth_spans.generate_spans(unshifted, 2, limit_per_split=5)
+    synth.generate_spans(shifted, 2, shift_span=2, limit_per_split=5)
+    synth.generate_spans(unshifted, 2, limit_per_split=5)
     a = _read(contract.span_dir(shifted, 2))
     b = _read(contract.span_dir(unshifted, 2))
     for x, y in zip(a, b):
