@@ -5,6 +5,11 @@ videos (msa_data/leakage.py). That must stay visible afterwards: the run's
 context gets a custom property ``data_overlap`` with the same phrase the
 console printed, and ``msa-report`` shows it beside the verdict
 (:func:`pipeline.results.run_evaluation` reads it back).
+
+A run on a data root of spans gets ``data_span`` (the span, or the window)
+and, when the drift gate refused the span or ``--allow-drift`` let a drifted
+one through, ``span_drift`` with the drift's line
+(:mod:`pipeline.span_results` reads them back).
 """
 
 from __future__ import annotations
@@ -16,13 +21,9 @@ from pipeline import results, span_results
 from pipeline.results import DATA_OVERLAP
 
 
-def record_overlap(metadata_path: str, started_at: float, text: str) -> bool:
-    """Sets ``data_overlap`` on the run context LocalDagRunner created after ``started_at``
-    (seconds since the epoch); False when the run stopped before it had one."""
-    return _record(metadata_path, started_at, {DATA_OVERLAP: text})
-
-
 def _record(metadata_path: str, started_at: float, notes: dict) -> bool:
+    """Sets ``notes`` on the run context LocalDagRunner created after ``started_at``
+    (seconds since the epoch); False when the run stopped before it had one."""
     try:
         store = results.open_store(metadata_path, writable=True)
         runs = [c for c in results.pipeline_runs(store)
