@@ -17,7 +17,6 @@ threshold, and the runner prints one line about it when the run ends.
 
 # No `from __future__ import annotations`: TFX reads these annotations at
 # decoration time to build the component spec.
-import glob
 import json
 import os
 from typing import TypedDict
@@ -26,17 +25,9 @@ from tfx import v1 as tfx
 
 from msa_data import contract
 
-SERVING_PATTERN = "*.tfrecord*"
-
 
 class SkewCheckOutputs(TypedDict):
     skew: str
-
-
-def serving_files(folder: str) -> list:
-    """The request files of a ``--serving-data`` folder."""
-    return sorted(p for p in glob.glob(os.path.join(folder, SERVING_PATTERN))
-                  if os.path.isfile(p))
 
 
 def check(training_uri: str, serving_folder: str, schema, thresholds, dims) -> dict:
@@ -44,7 +35,7 @@ def check(training_uri: str, serving_folder: str, schema, thresholds, dims) -> d
     from msa_data import drift
 
     training = drift.read_span(drift.split_files(training_uri), dims)
-    served = drift.read_span(serving_files(serving_folder), dims, serving=True)
+    served = drift.read_span(drift.serving_files(serving_folder), dims, serving=True)
     distances = drift.compare(training, served, schema, thresholds, kind="skew")
     skewed = [d for d in distances if d.drifted]
     record = {"serving_data": serving_folder, "requests": int(len(

@@ -46,6 +46,7 @@ MAX_FRAMES = 50_000
 EXAMPLE_FEATURES = (*(contract.length_key(m) for m in contract.MODALITIES), contract.LABEL,
                     contract.DATASET)
 SPLIT = "train"
+SERVING_PATTERN = "*.tfrecord*"  # files of served requests (--serving-data)
 
 
 @dataclasses.dataclass
@@ -120,6 +121,12 @@ def read_span(files: List[str], dims: Mapping[str, int], max_frames: int = MAX_F
     return SpanData({k: np.concatenate(v) if v else np.zeros(0, np.int64)
                      for k, v in lengths.items()},
                     np.concatenate(labels) if labels else np.zeros(0, np.float32), datasets, out)
+
+
+def serving_files(folder: str) -> List[str]:
+    """The request files of a ``--serving-data`` folder (:data:`SERVING_PATTERN`)."""
+    return sorted(p for p in glob.glob(os.path.join(folder, SERVING_PATTERN))
+                  if os.path.isfile(p))
 
 
 def split_files(folder: str, split: str = SPLIT) -> List[str]:

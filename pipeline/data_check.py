@@ -140,10 +140,10 @@ def serving_data(args):
     """``--serving-data``'s folder (absolute), checked to hold request files; or None."""
     if not getattr(args, "serving_data", None):
         return None
-    from components.skew_check import SERVING_PATTERN, serving_files
+    from msa_data import drift
 
     folder = os.path.abspath(args.serving_data)
-    if not os.path.isdir(folder) or not serving_files(folder):
-        raise SystemExit(f"error: --serving-data {folder}: no {SERVING_PATTERN} file; expected "
-                         "a folder of tf.Example requests received at serving")
+    if not os.path.isdir(folder) or not drift.serving_files(folder):
+        raise SystemExit(f"error: --serving-data {folder}: no {drift.SERVING_PATTERN} file; "
+                         "expected a folder of tf.Example requests received at serving")
     return folder
