@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore
 
 .PHONY: venv run lint test test-fast bench bench-eval bench-convert bench-model bench-xla bench-serve \
-	bench-scale bench-source bench-suite report tensorboard
+	bench-scale bench-source bench-suite bench-drift report tensorboard
 
 venv: $(STAMP)
 
@@ -83,6 +83,12 @@ bench-scale: $(STAMP)
 # --source mult: on a MOSEI-size pickle: peak RSS against the file's size.
 bench-source: $(STAMP)
 	$(PY) -m benchmarks.source_benchmark
+
+# The drift check's cost (a span run against the same files as a plain
+# folder, medians side by side) and its distances on built-in spans.
+bench-drift: $(STAMP)
+	$(PY) -m benchmarks.drift_distances
+	$(PY) -m benchmarks.drift_benchmark
 
 # The suite's time against make run's pipeline, side by side (goal: at most 4x;
 # about 20 minutes on 2 cores).

@@ -20,7 +20,15 @@ import argparse
 import os
 import sys
 
-from pipeline import blessing, cli, configs, local_run, output_placement, run_lock
+from pipeline import (
+    blessing,
+    cli,
+    configs,
+    data_check,
+    local_run,
+    output_placement,
+    run_lock,
+)
 from trainer import keras_choice
 
 # Keras 2 (tf_keras) for TFT/TFMA 1.16, set before anything imports TensorFlow;
@@ -34,7 +42,8 @@ EXIT_BUSY = 3
 def build_parser() -> argparse.ArgumentParser:
     p = cli.OneLineArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", help="folder with train/valid/test TFRecords in the data "
-                   f"contract (default: generate built-in data in {configs.DEFAULT_DATA_ROOT})")
+                   "contract, or with span folders span-1/ ... span-N/ of them (default: "
+                   f"generate built-in data in {configs.DEFAULT_DATA_ROOT})")
     p.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR)
     p.add_argument("--synth-size", choices=("mosi", "mosei"), default="mosi",
                    help="size of the built-in data generated when --data-root is not given")
@@ -47,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true",
                    help="also show the libraries' logs on the console (always in run.log)")
     cli.add_source_flags(p)
+    cli.add_span_flags(p)
     cli.add_training_flags(p)
     blessing.add_evaluation_flags(p)
     return p
@@ -57,7 +67,7 @@ def main(argv=None) -> int:
     try:
         settings = local_run.checked_settings(args)
         # before the output folder exists: a refused placement creates nothing
-        warning = output_placement.check(args.output_dir, local_run.data_root_of(args))
+        warning = output_placement.check(args.output_dir, data_check.data_root_of(args))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

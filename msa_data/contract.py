@@ -17,6 +17,10 @@ feature             type       meaning
 
 The split files are ``<data_root>/<split>.tfrecord`` (optionally sharded or
 gzipped: ``<split>.tfrecord*``) for the splits in :data:`SPLITS`.
+
+Continuous training: a data root may instead hold span folders
+``<data_root>/span-1/ ... span-N/`` (TFX's ``{SPAN}`` convention), each a
+contract folder of its own (:func:`span_dir`, :func:`span_split_pattern`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,21 @@ def length_key(modality: str) -> str:
 def split_pattern(split: str) -> str:
     """File pattern (relative to the data root) of one split."""
     return f"{split}.tfrecord*"
+
+
+# A span folder's name; TFX's ExampleGen replaces {SPAN} with the span number.
+SPAN_DIR = "span-{SPAN}"
+SPAN_DIR_PREFIX = "span-"
+
+
+def span_dir(data_root: str, span: int) -> str:
+    """The folder of span ``span`` (1-based) under a data root of spans."""
+    return os.path.join(data_root, SPAN_DIR.replace("{SPAN}", str(int(span))))
+
+
+def span_split_pattern(split: str) -> str:
+    """A split's file pattern relative to a data root of spans (``{SPAN}`` left in)."""
+    return f"{SPAN_DIR}/{split_pattern(split)}"
 
 
 def split_path(data_root: str, split: str) -> str:

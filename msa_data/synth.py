@@ -1,7 +1,7 @@
 """Built-in synthetic MOSI/MOSEI-shaped data with a known sentiment function.
 
 ``msa-synth --output DIR [--size mosi|mosei] [--seed N] [--limit-per-split N] [--fraction F]
-[--function gated|flip] [--unaligned]``
+[--function gated|flip] [--unaligned] [--spans N [--shift-span K]]``
 writes ``DIR/{train,valid,test}.tfrecord`` in the data contract
 (:mod:`msa_data.contract`, ``dataset`` = ``synthetic``) plus
 ``DIR/noise_floor.json``. Same arguments -> byte-identical files.
@@ -63,7 +63,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from msa_data import contract
+from msa_data import contract, synth_spans
 
 # The pieces live in sibling modules (synth_features, synth_plan, synth_io,
 # synth_reference); callers import what they need from those.
@@ -94,6 +94,7 @@ from msa_data.synth_plan import (
     plan_splits,
 )
 from msa_data.synth_reference import reference_maes
+from msa_data.synth_spans import shift_video_frames, span_rng  # noqa: E402
 from msa_data.synth_unaligned import (
     make_unaligned_segment,
     proportional_estimate,
@@ -116,12 +117,14 @@ def iter_split(
     function: str = DEFAULT_FUNCTION,
     indices: Optional[Sequence[int]] = None,
     unaligned: bool = False,
+    span: int = 1,
 ) -> Iterator[SyntheticSegment]:
     """Generates a split's segments; segment ``i`` depends only on (seed, split, i).
 
     ``indices`` (default ``range(len(planned))``) are the positions of the
     ``planned`` segments in the full split, so a subset is byte-identical to
-    the same segments of a full run.
+    the same segments of a full run. ``span`` > 1 draws new segments for
+    that span (:mod:`msa_data.synth_spans`); span 1 is the plain data.
 
     Defined here (not in :mod:`msa_data.synth_features`) so it calls this
     module's ``make_segment``, the name tests replace to fail mid-run.
@@ -131,7 +134,8 @@ def iter_split(
     indices = range(len(planned)) if indices is None else indices
     make = make_unaligned_segment if unaligned else make_segment
     for i, p in zip(indices, planned):
-        yield make(p, _segment_rng(seed, split, i), u, sigma, dims, function, seed)
+        rng = _segment_rng(seed, split, i) if span <= 1 else span_rng(seed, split, i, span)
+        yield make(p, rng, u, sigma, dims, function, seed)
 
 
 def spread_subset(n_total: int, limit: Optional[int], fraction: Optional[float] = None
@@ -197,6 +201,8 @@ def generate(
     function: str = DEFAULT_FUNCTION,
     fraction: Optional[float] = None,
     unaligned: bool = False,
+    span: int = 1,
+    shift_video: bool = False,
 ) -> dict:
     """Writes the three splits and ``noise_floor.json``; returns the noise-floor dict.
 
@@ -208,6 +214,11 @@ def generate(
     into place on success, so a failed or interrupted run leaves
     ``output_dir`` as it was. Raises :class:`SynthError` on bad arguments
     (including a non-empty ``output_dir`` without ``overwrite``).
+
+    ``span`` and ``shift_video`` write one span of :mod:`msa_data.synth_spans`:
+    new segments of the same function, and with ``shift_video`` the video
+    features as a changed extractor would give them (the labels and reference
+    rows are those of the unshifted features).
     """
     _validate(output_dir, size, seed, limit_per_split, sigma, function, fraction)
     output_dir = os.path.abspath(os.fspath(output_dir))
@@ -257,9 +268,11 @@ def generate(
                     row["bag_of_words"] = sum(sentiment_parts(
                         s.text, s.audio, s.video, seed, "gated"))
                 rows.append(row)
+                if shift_video:  # after the references: written, not used by f
+                    shift_video_frames(s.video)
 
             segs = iter_split(split, plan[split], seed, sigma, dims, function, kept[split],
-                              unaligned)
+                              unaligned, span)
             counts[split] = _write_records(
                 contract.split_path(tmp_dir, split), segs, dims, on_segment
             )
@@ -275,6 +288,7 @@ def generate(
             "limit_per_split": None if limit_per_split is None else int(limit_per_split),
             "fraction": None if fraction is None else float(fraction),
             "aligned": not unaligned,
+            **({"span": span, "video_shifted": shift_video} if span > 1 or shift_video else {}),
             "test_mae_noise_floor": mae["test"],
             "train_mae_noise_floor": mae["train"],
             "valid_mae_noise_floor": mae["valid"],
@@ -305,6 +319,34 @@ def generate(
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return result
+
+
+def generate_spans(output_dir: str, spans: int, shift_span: Optional[int] = None,
+                   overwrite: bool = False, **options) -> dict:
+    """Writes ``span-1 .. span-N`` under ``output_dir``; returns ``{span: noise-floor dict}``.
+
+    ``options`` are :func:`generate`'s (size, seed, limits, function...);
+    see :mod:`msa_data.synth_spans`.
+    """
+    synth_spans.check_span_flags(spans, shift_span)
+    if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
+        raise SynthError("--output", "expected a folder path")
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    _check_output(output_dir, overwrite)
+    parent, name = os.path.split(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_root = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        os.chmod(tmp_root, 0o755)
+        results = {}
+        for span in range(1, spans + 1):
+            results[span] = generate(contract.span_dir(tmp_root, span), span=span,
+                                           shift_video=span == shift_span, **options)
+        _install(tmp_root, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    return results
 
 
 def _weight_formula(function: str) -> str:
@@ -387,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="audio and video at their own frame rates (about 2 and 3 frames a word, word "
         "durations varying) instead of one frame per word; the files carry no timing",
     )
+    p.add_argument(
+        "--spans", type=_positive_int, default=None, metavar="N",
+        help="write N spans, OUTPUT/span-1 ... span-N, for continuous training (new segments "
+        "of the same function in each)",
+    )
+    p.add_argument(
+        "--shift-span", type=_positive_int, default=None, metavar="K",
+        help="with --spans: span K's video features drift (a changed extractor)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
     return p
 
@@ -404,12 +455,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_exit)  # clean up temp dir
     except ValueError:  # not the main thread
         previous = None
+    options = dict(size=args.size, seed=args.seed, limit_per_split=args.limit_per_split,
+                   overwrite=args.overwrite, sigma=args.sigma, function=args.function,
+                   fraction=args.fraction, unaligned=args.unaligned)
     try:
-        result = generate(
-            args.output, size=args.size, seed=args.seed,
-            limit_per_split=args.limit_per_split, overwrite=args.overwrite, sigma=args.sigma,
-            function=args.function, fraction=args.fraction, unaligned=args.unaligned,
-        )
+        if args.spans is None and args.shift_span is None:
+            results = {0: generate(args.output, **options)}
+        else:
+            results = generate_spans(args.output, args.spans, args.shift_span, **options)
     except SynthError as err:
         print(f"msa-synth: error: {err}", file=sys.stderr)
         raise SystemExit(2)
@@ -419,17 +472,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    out = os.path.abspath(args.output)
-    for split in contract.SPLITS:
+    for span, result in results.items():
+        out = os.path.abspath(args.output)
+        if span:
+            out = contract.span_dir(out, span)
+            print(f"span {span}" + (" (video features shifted)" if result.get("video_shifted")
+                                    else "") + f": {out}")
+        for split in contract.SPLITS:
+            print(
+                f"{split}: {result['counts'][split]} segments, {result['videos'][split]} videos "
+                f"-> {contract.split_path(out, split)}"
+            )
         print(
-            f"{split}: {result['counts'][split]} segments, {result['videos'][split]} videos "
-            f"-> {contract.split_path(out, split)}"
+            f"noise floor (mean |label - f(x)|, sigma {result['sigma']:g}): "
+            f"test {result['test_mae_noise_floor']:.4f}, "
+            f"train {result['train_mae_noise_floor']:.4f}, "
+            f"valid {result['valid_mae_noise_floor']:.4f} -> {os.path.join(out, NOISE_FLOOR_FILE)}"
         )
-    print(
-        f"noise floor (mean |label - f(x)|, sigma {result['sigma']:g}): "
-        f"test {result['test_mae_noise_floor']:.4f}, train {result['train_mae_noise_floor']:.4f}, "
-        f"valid {result['valid_mae_noise_floor']:.4f} -> {os.path.join(out, NOISE_FLOOR_FILE)}"
-    )
     return 0
 
 

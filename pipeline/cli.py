@@ -232,3 +232,53 @@ def beam_args(workers: int) -> list:
         return []
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}",
             f"--requirements_file={configs.ENVIRONMENT_LOCK}"]
+
+
+def add_span_flags(p: argparse.ArgumentParser) -> None:
+    """Continuous training on a data root of ``span-1/ ... span-N/`` (pipeline/spans.py)."""
+    g = p.add_argument_group("data spans (a --data-root of span-1/ ... span-N/ folders), "
+                             "drift and skew")
+    g.add_argument("--span", type=int, default=None, metavar="K",
+                   help="train on span K and evaluate on its test split (default: the latest)")
+    g.add_argument("--span-window", type=int, default=1, metavar="W",
+                   help="train on the latest W spans up to --span (default 1)")
+    g.add_argument("--allow-drift", action="store_true",
+                   help="run on when the span drifted from the one before it beyond the "
+                   "thresholds (stopped by default, exit 4); the drift is recorded in ML "
+                   "Metadata and shown by msa-report")
+    g.add_argument("--drift-threshold", action="append", default=[], metavar="NAME=X",
+                   help="override the schema's drift threshold of a feature (text_len, label, "
+                   "dataset...) or a modality's frame features (text, audio, video); repeatable")
+    g.add_argument("--serving-data", metavar="DIR",
+                   help="tf.Example requests received at serving (*.tfrecord*, no label): "
+                   "compared with the training data; skew is one console line and an anomaly "
+                   "in ML Metadata, and never stops the run")
+    g.add_argument("--no-warm-start", action="store_true",
+                   help="on a data root of spans, train from scratch instead of from the latest "
+                   "blessed model's weights (the default there)")
+
+
+def drift_from(args):
+    """:class:`pipeline.spans.DriftSettings` from the flags; ValueError names a bad one."""
+    from msa_data import drift
+    from pipeline.spans import DriftSettings
+
+    names = (*drift.EXAMPLE_FEATURES, *contract.MODALITIES)
+    thresholds = {}
+    for text in args.drift_threshold:
+        name, _, value = text.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if name not in names or not 0 <= number <= 1:
+            raise ValueError(f"--drift-threshold {text}: expected NAME=X with NAME one of "
+                             f"{', '.join(names)} and X in [0, 1]")
+        thresholds[name] = number
+    if args.source and (args.allow_drift or thresholds or args.span is not None
+                        or args.span_window != 1):
+        raise ValueError("--source: the span flags (--span, --span-window, --allow-drift, "
+                         "--drift-threshold) need a --data-root of span folders")
+    if args.warm_start and args.no_warm_start:
+        raise ValueError("--warm-start and --no-warm-start: expected one of them, found both")
+    return DriftSettings(tuple(sorted(thresholds.items())), bool(args.allow_drift))

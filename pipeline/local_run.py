@@ -4,8 +4,8 @@ The runner parses the flags and holds the output folder; this module does
 the rest, in this order:
 
 1. :func:`checked_settings`: every flag checked, nothing read or imported;
-2. :func:`resolve_source` or :func:`resolve_data_root` (with
-   :func:`check_files`): the data, checked before TFX is imported;
+2. :func:`resolve_source` or :func:`pipeline.data_check.resolve_data_root`:
+   the data (a contract folder or spans), checked before TFX is imported;
 3. :func:`recover`: what an earlier, stopped run left is closed in MLMD;
 4. ``create_pipeline`` on LocalDagRunner, under :class:`~pipeline.interrupt.InterruptSignal`
    (a stop becomes one line, :func:`interrupted`);
@@ -18,12 +18,13 @@ import dataclasses
 import logging
 import os
 import shlex
+import sys
 import time
 import traceback
 from typing import List, Optional, Tuple
 
-from msa_data import contract, leakage, lengths, preflight
-from pipeline import blessing, cli, configs, tensorboard
+from msa_data import leakage, lengths
+from pipeline import blessing, cli, configs, data_check, spans, tensorboard
 from pipeline import console as console_lib
 from pipeline.interrupt import InterruptSignal
 from trainer.core.config import TrainerConfig
@@ -49,6 +50,7 @@ class Settings:
     tuning: Tuning
     evaluation: blessing.BlessingSettings
     beam: List[str]
+    drift: spans.DriftSettings = spans.DriftSettings()
 
 
 def checked_settings(args) -> Settings:
@@ -61,63 +63,8 @@ def checked_settings(args) -> Settings:
         raise ValueError("--source and --data-root: expected one of them, found both")
     return Settings(trainer_config=cli.trainer_config_from(args),
                     train_steps=cli.train_steps_from(args), tuning=Tuning(*cli.tuning_from(args)),
-                    evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers))
-
-
-def data_root_of(args):
-    """The data folder the run will read (None for ``--source``); reads nothing."""
-    if args.source:
-        return None
-    if args.data_root:
-        return os.path.abspath(args.data_root)
-    return configs.DEFAULT_DATA_ROOT if args.synth_size == "mosi" else \
-        configs.DEFAULT_DATA_ROOT.replace("mosi", args.synth_size)
-
-
-def resolve_data_root(args, console, dims=None):
-    """``(data root, the check's summary)``; generates the built-in data when none was
-    given. Every split file is read once (:func:`check_files`)."""
-    if args.data_root:
-        root = os.path.abspath(args.data_root)
-        if not os.path.isdir(root):
-            raise SystemExit(f"error: --data-root {root}: no such folder; expected "
-                             "train/valid/test .tfrecord files in the data contract")
-        missing = contract.missing_splits(root)
-        if missing:
-            raise SystemExit(f"error: --data-root {root}: no file for split(s) {missing}; "
-                             "expected <split>.tfrecord* for train, valid and test")
-        return root, check_files(root, console, dims, args.allow_overlap)
-    root = data_root_of(args)
-    if contract.missing_splits(root):
-        from msa_data import synth
-
-        console.write(f"generating built-in {args.synth_size} data in {root}\n")
-        synth.generate(root, size=args.synth_size, seed=0, overwrite=True)
-    return root, check_files(root, console, dims, args.allow_overlap)
-
-
-def check_files(root: str, console, dims=None, allow_overlap: bool = False):
-    """Reads every split file once, so a bad one stops the run before any component.
-
-    Splits that share segments, contents or videos stop the run too, unless
-    ``allow_overlap``: then one warning line, and the summary keeps them for
-    ML Metadata. Returns :class:`preflight.DataRootSummary`.
-    """
-
-    try:
-        summary = preflight.check_data_root(root, dims)
-    except preflight.DataFileError as err:
-        raise SystemExit(f"error: --data-root: {err}") from None
-    if summary.overlaps:
-        shared = leakage.describe(summary.overlaps)
-        if not allow_overlap:
-            raise SystemExit(f"error: --data-root {root}: data leaks between splits: {shared}; "
-                             "expected disjoint splits (--allow-overlap runs anyway and "
-                             "records it)")
-        console.write(f"warning: data leaks between splits (--allow-overlap): {shared}\n")
-    console.write("data files checked: " + ", ".join(
-        f"{split} {examples} examples" for split, (_, examples) in summary.found.items()) + "\n")
-    return summary
+                    evaluation=blessing.settings_from(args), beam=cli.beam_args(args.beam_workers),
+                    drift=cli.drift_from(args))
 
 
 RUN_TIME_LENGTHS = ("sequence lengths: chosen from the train split's statistics inside the "
@@ -218,11 +165,14 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
             if args.source:  # the source's dims replace --text-dim and the defaults
                 source, source_options, dims = resolve_source(args, console)
                 config = dataclasses.replace(config, dims=dims)
-            data_root, checked = (None, None) if source else \
-                resolve_data_root(args, console, config.dims)
+            data_root, checked, span_plan = (None, None, None) if source else \
+                data_check.resolve_data_root(args, console, config.dims)
             train_counts = checked.frame_counts["train"] if checked else None
-            given = cli.given_lengths_source(args, config)
+            config, given = data_check.span_config(config, span_plan, args, console,
+                                                   configs.metadata_path(output_dir),
+                                                   cli.given_lengths_source(args, config))
             config = sequence_lengths(config, train_counts, given, console)
+            serving = data_check.serving_data(args)
             lengths_at_run_time = train_counts is None and not given
         except SystemExit as err:
             console.write(f"{err}\n")
@@ -265,14 +215,16 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                 tune_steps=settings.tuning.steps,
                 tune_fixed=settings.tuning.fixed,
                 lengths_from_statistics=lengths_at_run_time,
-            )
+                spans=span_plan is not None, span=span_plan and span_plan.span,
+                span_window=len(span_plan.window) if span_plan else 1, drift=settings.drift,
+                serving_data=serving)
             try:
                 tfx.orchestration.LocalDagRunner().run(pipeline)
             finally:
                 progress.on_record = None  # from here a stop is handled once, below
-                if checked and checked.overlaps:  # the run's record says what it ran on
-                    run_notes.record_overlap(configs.metadata_path(output_dir), started_at,
-                                             leakage.describe(checked.overlaps))
+                run_notes.record_run(configs.metadata_path(output_dir), started_at,  # what it ran on
+                                     checked and leakage.describe(checked.overlaps), span_plan,
+                                     sys.exc_info()[1])
             interrupt.check()  # a stop swallowed in the last component
         except (KeyboardInterrupt, Exception) as err:
             logging.error("pipeline stopped:\n%s", traceback.format_exc())
@@ -281,13 +233,11 @@ def run(args, settings: Settings, output_dir: str, stale) -> int:
                                    output_dir, served_before, console)
             console.write(f"error: {failures.failure_reason(err)}\n"
                           f"(full traceback in {log_path}; nothing was pushed)\n")
-            return 1
+            return failures.exit_code(err)
         console.write(f"finished in {time.perf_counter() - start:.0f} s\n")
-        if lengths_at_run_time:
-            from pipeline import results
-
-            for line in results.run_time_lengths(configs.metadata_path(output_dir)):
-                console.write(line + "\n")
+        for line in run_notes.finished_lines(configs.metadata_path(output_dir),
+                                             lengths_at_run_time):
+            console.write(line + "\n")
         from reporting import report  # the same tables as msa-report
 
         try:

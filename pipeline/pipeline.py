@@ -32,17 +32,19 @@ from tfx.components.example_gen.import_example_gen import (
     executor as import_example_executor,
 )
 from tfx.dsl.components.base import executor_spec
-from tfx.proto import example_gen_pb2, transform_pb2
+from tfx.proto import example_gen_pb2, range_config_pb2, transform_pb2
 from tfx.types import standard_component_specs
 
 from components import input_fingerprint
 from components.data_gate import DataGate
+from components.drift_gate import DriftGate
 from components.latest_pushed_model import LatestPushedModel
 from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from components.sequence_lengths import QUANTILE_BUCKETS, SequenceLengths
 from msa_data import contract
 from pipeline import blessing, configs, evaluation
+from pipeline.spans import DriftSettings
 from trainer.core import search_space
 from trainer.core.config import TrainerConfig
 
@@ -50,11 +52,20 @@ from trainer.core.config import TrainerConfig
 BASELINE_SOURCES = ("metadata", "serving_dir")
 
 
-def example_input_config() -> example_gen_pb2.Input:
-    """Keeps the data's own train/valid/test files as the three splits."""
+def example_input_config(spans: bool = False) -> example_gen_pb2.Input:
+    """Keeps the data's own train/valid/test files as the three splits (of one span's
+    folder, ``span-{SPAN}/``, when ``spans``)."""
+    pattern = contract.span_split_pattern if spans else contract.split_pattern
     return example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name=s, pattern=contract.split_pattern(s))
-        for s in contract.SPLITS])
+        example_gen_pb2.Input.Split(name=s, pattern=pattern(s)) for s in contract.SPLITS])
+
+
+def span_range(span: Optional[int]):
+    """ExampleGen's RangeConfig for one span (None: ExampleGen takes the latest at run time)."""
+    if span is None:
+        return None
+    return range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
+        start_span_number=span, end_span_number=span))
 
 
 def create_pipeline(
@@ -79,6 +90,11 @@ def create_pipeline(
     baseline_from: str = "metadata",
     fingerprint_inputs: bool = False,
     lengths_from_statistics: bool = False,
+    spans: bool = False,
+    span: Optional[int] = None,
+    span_window: int = 1,
+    drift: DriftSettings = DriftSettings(),
+    serving_data: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline. ``data_root`` and ``train_steps`` may be runtime parameters.
 
@@ -101,6 +117,17 @@ def create_pipeline(
 
     ``fingerprint_inputs`` adds an :class:`InputFingerprint` task whose
     output becomes the ExampleGen's ``input_fingerprint`` setting.
+
+    ``spans``: ``data_root`` holds ``span-1/ ... span-N/`` (pipeline/spans.py).
+    ImportExampleGen reads span ``span`` (None: the latest, resolved at run
+    time) and records it on its Examples; with ``span_window`` W > 1, one
+    more ImportExampleGen per earlier span of the window feeds Transform (and
+    so the Trainer) too, while the Evaluator reads ``span`` only. A
+    :class:`DriftGate` compares the span with the one before it, with
+    ``drift``'s thresholds, before Transform.
+
+    ``serving_data``: a folder of served ``tf.Example`` requests; a
+    :class:`SkewCheck` compares them with the trained span (never stops the run).
     """
     if baseline_from not in BASELINE_SOURCES:
         raise ValueError(f"baseline_from: expected one of {', '.join(BASELINE_SOURCES)}, "
@@ -122,7 +149,15 @@ def create_pipeline(
         example_gen = example_gen.with_id("ImportExampleGen")
     else:
         example_gen = tfx.components.ImportExampleGen(
-            input_base=data_root, input_config=example_input_config())
+            input_base=data_root, input_config=example_input_config(spans),
+            range_config=span_range(span) if spans else None)
+    if span_window > 1 and (not spans or span is None or span_window > span):
+        raise ValueError(f"span_window {span_window}: needs spans and a span >= it, got "
+                         f"span {span}")
+    window_gens = [tfx.components.ImportExampleGen(
+        input_base=data_root, input_config=example_input_config(True),
+        range_config=span_range(span - back)).with_id(f"ImportExampleGen_previous_{back}")
+        for back in range(span_window - 1, 0, -1)]
     stats_options = None
     if lengths_from_statistics:
         import tensorflow_data_validation as tfdv
@@ -138,8 +173,29 @@ def create_pipeline(
         anomalies=example_validator.outputs["anomalies"],
         dims_json=json.dumps(trainer_config.dims, sort_keys=True))
 
+    drift_gate = None
+    if spans:
+        drift_gate = DriftGate(
+            examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+            data_root=data_root, thresholds_json=json.dumps(dict(drift.thresholds)),
+            dims_json=json.dumps(trainer_config.dims, sort_keys=True),
+            allow_drift=int(drift.allow))
+    skew_check = None
+    if serving_data:
+        from components.skew_check import SkewCheck
+
+        skew_check = SkewCheck(
+            examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+            serving_data=serving_data, thresholds_json=json.dumps(dict(drift.thresholds)),
+            dims_json=json.dumps(trainer_config.dims, sort_keys=True))
+    training_examples = example_gen.outputs["examples"]
+    if window_gens:
+        from tfx.types import channel_utils
+
+        training_examples = channel_utils.union(
+            [g.outputs["examples"] for g in window_gens] + [training_examples])
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         custom_config=trainer_config.transform_config(),
@@ -148,6 +204,8 @@ def create_pipeline(
         splits_config=transform_pb2.SplitsConfig(
             analyze=["train"], transform=list(contract.SPLITS)))
     transform.add_upstream_node(data_gate)
+    if drift_gate:
+        transform.add_upstream_node(drift_gate)
     sequence_lengths = None
     if lengths_from_statistics:
         sequence_lengths = SequenceLengths(
@@ -215,8 +273,9 @@ def create_pipeline(
         data_spec=tfx.proto.DataSpec(example_splits=[eval_split]),
         model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
 
-    components = [*([fingerprint] if fingerprint else []), example_gen, statistics_gen,
-                  schema_gen, example_validator, data_gate,
+    components = [*([fingerprint] if fingerprint else []), *window_gens, example_gen,
+                  statistics_gen, schema_gen, example_validator, data_gate,
+                  *([drift_gate] if drift_gate else []), *([skew_check] if skew_check else []),
                   *([sequence_lengths] if sequence_lengths else []), transform,
                   *([tuner] if tuner else []), model_resolver, trainer, evaluator,
                   bulk_inferrer, pusher]

@@ -104,6 +104,9 @@ class Report:
     notes: List[str] = dataclasses.field(default_factory=list)
     # The Tuner's trials, best first (reporting.tuning.Trial); empty when the run did not tune.
     trials: list = dataclasses.field(default_factory=list)
+    # Data spans: the run's span, its drift distances, the previous span's run
+    # (pipeline/span_results.py); empty for a plain contract folder.
+    span_lines: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def overall(self) -> SliceRow:

@@ -13,6 +13,8 @@ models and the examples it read, the ExampleGen's data root (for
 * the blessing verdict with each threshold, its bound and its value (change
   thresholds are "skipped" when there was no blessed baseline yet);
 * the comparison with the baseline model when there was one;
+* on a data root of spans, the run's span, the drift distances against the
+  previous span and the previous span's own evaluation;
 
 and writes ``DIR/report/index.html``, a self-contained page (inline CSS,
 charts as inline SVG images) with the same tables, a scatter plot of
@@ -109,8 +111,12 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
     validation = tfma.load_validation_result(run_eval.evaluation_uri)
     split = run_eval.example_splits[0] if run_eval.example_splits else configs.EVAL_SPLIT
     overall = next(r for r in rows if not r.key)
-    floor, floor_path = noise_floor(run_eval.data_root, split)
-    references = reference_maes(run_eval.data_root, split)
+    from pipeline import span_results
+
+    span_lines = span_results.report_lines(metadata, run_eval.run_id)
+    data_root = span_results.evaluated_folder(metadata, run_eval.run_id, run_eval.data_root)
+    floor, floor_path = noise_floor(data_root, split)
+    references = reference_maes(data_root, split)
     report = Report(
         run=run_eval, split=split, rows=rows,
         checks=blessing_checks(eval_config, validation, overall,
@@ -119,6 +125,7 @@ def load(output_dir: str, run: str = "latest", predictions: bool = True) -> Repo
         min_slice_size=min_slice_size(eval_config),
         noise_floor=floor, noise_floor_path=floor_path, references=references,
         trials=read_trials(run_eval.tuner_results_uri))
+    report.span_lines = span_lines
     if run_eval.data_overlap:
         report.notes.append("warning: this run's splits were not disjoint (--allow-overlap): "
                             + run_eval.data_overlap)

@@ -184,6 +184,7 @@ def summary(report: Report, all_slices: bool = False) -> str:
             f"({overall.count} examples){' (cached)' if run.cached else ''}",
             f"  model {run.model_uri}"]
     head.extend(f"  {line}" for line in reference_lines(report))
+    head.extend(f"  {line}" for line in report.span_lines)
     parts = ["\n".join(head), slice_table(report, all_slices), verdict_text(report),
              baseline_text(report), f"  pushed model: {pushed_text(run)}"]
     if report.trials:

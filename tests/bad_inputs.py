@@ -39,6 +39,38 @@ def change_first_train_example(data, change):
 
 # --- data makers ---
 
+def _into_spans(data, spans):
+    """Turns the data root into span folders (copies of its split files) numbered ``spans``."""
+    files = [n for n in os.listdir(data) if ".tfrecord" in n]
+    for k in spans:
+        folder = contract.span_dir(data, k)
+        os.makedirs(folder)
+        for name in files:
+            shutil.copy(os.path.join(data, name), folder)
+    for name in files:
+        os.remove(os.path.join(data, name))
+
+
+def two_spans(data, tmp):
+    _into_spans(data, (1, 2))
+
+
+def spans_with_a_gap(data, tmp):
+    _into_spans(data, (1, 3))
+
+
+def span_missing_test_split(data, tmp):
+    _into_spans(data, (1, 2))
+    os.remove(contract.split_path(contract.span_dir(data, 2), "test"))
+
+
+def split_files_and_spans(data, tmp):
+    os.makedirs(contract.span_dir(data, 1))
+    for name in os.listdir(data):
+        if ".tfrecord" in name:
+            shutil.copy(os.path.join(data, name), contract.span_dir(data, 1))
+
+
 def nothing(data, tmp):
     return None
 

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # leaves it out while developing; `make test` runs everything. Modules that
 # are slow for other reasons (their own runs, long training loops) say so
 # themselves: `pytestmark = pytest.mark.slow`.
-PIPELINE_RUNS = ("pipeline_chain", "tuned_run")
+PIPELINE_RUNS = ("pipeline_chain", "tuned_run", "span_runs")
 
 
 # `make test` spreads the tests over pytest-xdist workers. A session fixture
@@ -171,3 +171,27 @@ def tuned_run(tiny_data, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("tuned_out"))
     return run_local_runner(["--data-root", tiny_data, "--output-dir", out,
                              *TINY_MODEL_FLAGS, "--word-fusion", "auto", *TUNE_FLAGS])
+
+
+@pytest.fixture(scope="session")
+def span_runs(tmp_path_factory):
+    """A data root of three built-in spans, span 3's video shifted, and two runs into
+    one output folder: ``span2`` (``--span 2``: checked against span 1, trained,
+    blessed; ``--serving-data`` holds requests like span 3's, skewed) and ``span3`` (the latest span, refused by the drift gate before
+    Transform). Returns ``(data_root, {name: (outcome, serving snapshot)})``.
+    """
+    from msa_data import contract, synth_spans
+    from tests.runner_util import BLESSING_SEGMENTS, CHAIN_FLAGS, serving_snapshot
+
+    root = str(tmp_path_factory.mktemp("span_data"))
+    synth.generate_spans(root, 3, shift_span=3, seed=0,
+                               limit_per_split=BLESSING_SEGMENTS, overwrite=True)
+    served = str(tmp_path_factory.mktemp("served"))  # requests like span 3's: skewed
+    synth_spans.write_serving_requests(contract.span_dir(root, 3), "test", served)
+    out = str(tmp_path_factory.mktemp("span_out"))
+    runs = {}
+    for name, flags in (("span2", ["--span", "2", "--serving-data", served]), ("span3", [])):
+        outcome = run_local_runner(["--data-root", root, "--output-dir", out, *CHAIN_FLAGS,
+                                    *flags])
+        runs[name] = (outcome, serving_snapshot(out))
+    return root, runs

@@ -102,6 +102,23 @@ RUNNER_ROWS: List[Row] = [
         ("{data}/valid.tfrecord-outputs", "is a folder")),
     Row("socket-matching-a-split", bad_inputs.socket_matching_train, (), 2,
         ("{data}/train.tfrecord.sock", "is a socket")),
+    # a data root of spans (pipeline/spans.py) and the span flags
+    Row("span-gap", bad_inputs.spans_with_a_gap, (), 2,
+        ("--data-root {data}", "span-2 is missing", "span-1 ... span-3")),
+    Row("span-missing-a-split", bad_inputs.span_missing_test_split, (), 2,
+        ("--data-root {data}/span-2", "['test']", "every span folder")),
+    Row("split-files-and-spans", bad_inputs.split_files_and_spans, (), 2,
+        ("--data-root {data}", "both split files and span folders")),
+    Row("span-window-too-large", bad_inputs.two_spans, ("--span-window", "3"), 2,
+        ("--span-window 3", "expected 1..2")),
+    Row("span-out-of-range", bad_inputs.two_spans, ("--span", "5"), 2,
+        ("--span 5", "expected a span in 1..2")),
+    Row("allow-drift-without-spans", bad_inputs.nothing, ("--allow-drift",), 2,
+        ("--allow-drift", "span folders", "{data}")),
+    Row("bad-drift-threshold", bad_inputs.nothing, ("--drift-threshold", "video=2"), 2,
+        ("--drift-threshold video=2", "X in [0, 1]"), must_not_exist=("{out}",)),
+    Row("serving-data-without-requests", bad_inputs.nothing, ("--serving-data", "{tmp}"), 2,
+        ("--serving-data {tmp}", "no *.tfrecord* file")),
     # leakage between splits
     Row("test-copies-train", bad_inputs.test_split_copies_train, (), 2,
         ("train/test share 6 segment ids", "6 feature contents", "--allow-overlap")),
@@ -124,7 +141,8 @@ def test_runner_refuses_in_one_line(row, good_root, tmp_path):
     row.make(data, tmp)
     out = _fill(row.output_dir, data, tmp, "")
     outcome = run_local_runner(["--data-root", data, "--output-dir", out, *TINY_MODEL_FLAGS,
-                                *row.flags], timeout=REFUSAL_TIMEOUT)
+                                *(_fill(f, data, tmp, out) for f in row.flags)],
+                               timeout=REFUSAL_TIMEOUT)
     console = outcome.console
     assert outcome.returncode == row.code, console
     lines = [ln for ln in console.splitlines() if f"{row.kind}:" in ln]
