@@ -24,7 +24,7 @@ from msa_data import contract
 # Options that only make sense on word-aligned data: 'auto' turns them on
 # when the train split is aligned (checked by the Trainer), off otherwise.
 ALIGNED_OPTION_VALUES = ("auto", "on", "off")
-ALIGNED_OPTIONS = ("shared_positions", "word_fusion")
+ALIGNED_OPTIONS = ("shared_positions", "word_fusion", "word_context")
 WORD_ALIGNMENT_VALUES = ("auto", "steps", "soft")
 
 # The checks a numeric setting can carry (see setting()).
@@ -89,8 +89,10 @@ class TrainerConfig:
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)
     word_context: str = setting(
-        "on", "with word-level fusion: a small convolution over each word's neighbours "
-        "multiplies its score (negation, intensifiers)", choices=("on", "off"))
+        "auto", "with word-level fusion: a small convolution over each word's neighbours "
+        "multiplies its score (negation, intensifiers); auto: on for word-aligned data, off "
+        "for unaligned data (where it cost more than it gave: docs/model.md)",
+        choices=ALIGNED_OPTION_VALUES)
     causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
                            "look-ahead mask)")
     # data shape, shared with Transform (set by --text-dim and --max-lens)
@@ -182,8 +184,9 @@ class TrainerConfig:
     def resolve_alignment(self, data_aligned: bool) -> "TrainerConfig":
         """'auto' options -> what suits data that is (not) word-aligned.
 
-        ``shared_positions``: on for aligned data, else off. ``word_fusion``:
-        on (``word_alignment`` soft makes it work on unaligned data).
+        ``shared_positions`` and ``word_context``: on for aligned data, else
+        off. ``word_fusion``: on (``word_alignment`` soft makes it work on
+        unaligned data).
         ``word_alignment``: steps for aligned data, else soft. Raises
         ValueError naming the option when an explicit value needs word-aligned
         data and this data is not.
