@@ -3,7 +3,7 @@
     python kubeflow_runner.py --image REGISTRY/msa-tfx:TAG \\
         --pipeline-root gs://BUCKET/msa --data-root gs://BUCKET/data/mosi \\
         [--target kfp|vertex] [--output FILE] \\
-        [--endpoint https://KFP_HOST | --project P --region R] \\
+        [--endpoint https://KFP_HOST [--schedule CRON] | --project P --region R] \\
         [--cpu Trainer=8 --memory Trainer=16 --gpus 1 --gpu-type TYPE] \\
         [--beam-runner DataflowRunner -- --project=P --region=R --temp_location=gs://B/tmp]
 
@@ -14,7 +14,10 @@ schema 2.1.0, container tasks only, for the KFP UI or ``--endpoint``;
 ``vertex`` is TFX's PipelineJob JSON for Vertex AI. Every task runs
 ``python -m pipeline.kubeflow.entrypoint`` in the image, and user code by
 dotted module path. ``train_steps`` and (with ``--data-root``)
-``data_root`` are runtime parameters. ``--source FORMAT:PATH`` reads a
+``data_root`` are runtime parameters; on kfp so are ``span`` (a data root
+of ``span-1/ ... span-N/`` folders is read one span at a time, 0: the
+newest when the run starts) and ``allow_drift``, and ``--schedule CRON``
+with ``--endpoint`` creates a recurring run. ``--source FORMAT:PATH`` reads a
 downloaded dataset file inside the pipeline instead; PATH must be visible
 to the pods. Arguments after ``--`` go to the Beam runner.
 """
@@ -63,6 +66,11 @@ def build_parser():
     g.add_argument("--endpoint", help="kfp: KFP API URL; upload the pipeline (a new version "
                    "if it exists) and start a run")
     g.add_argument("--experiment", default="msa", help="KFP experiment for --endpoint runs")
+    g.add_argument("--schedule", metavar="CRON",
+                   help="kfp, with --endpoint: create a recurring run on this cron schedule "
+                   "(UTC; crontab's 5 fields, e.g. '0 3 * * *', or KFP's 6 with seconds first, "
+                   "or @daily, @every 6h ...) instead of one run; one run at a time, no "
+                   "catch-up of missed times")
     g.add_argument("--project", help="vertex: Google Cloud project; with --region, submit")
     g.add_argument("--region", help="vertex: region of the PipelineJob, e.g. europe-west4")
     g.add_argument("--service-account", help="vertex: service account the job runs as")
@@ -76,6 +84,18 @@ def build_parser():
     r.add_argument("--gpu-type", help=f"accelerator type: a Kubernetes resource on kfp "
                    f"(default {resources.KFP_GPU_RESOURCE}), a Vertex accelerator on vertex "
                    "(e.g. NVIDIA_L4; required there with --gpus)")
+    s = p.add_argument_group("data spans (kfp): a data_root of span-1/ ... span-N/ folders")
+    s.add_argument("--span", type=int, default=0, metavar="K",
+                   help="default of the span runtime parameter: train on span K and evaluate "
+                   "on its test split; 0 (default): the newest span folder when the run "
+                   "starts. A data_root without span folders is read as it is")
+    s.add_argument("--allow-drift", action="store_true",
+                   help="default of the allow_drift runtime parameter (0 or 1): run on when the "
+                   "span drifted from the one before it (by default the DriftGate task fails "
+                   "the run before Transform and nothing is pushed)")
+    s.add_argument("--drift-threshold", action="append", default=[], metavar="NAME=X",
+                   help="override the schema's drift threshold of a feature or a modality "
+                   "(text, audio, video); repeatable")
     cli.add_source_flags(p)
     cli.add_training_flags(p)
     blessing.add_evaluation_flags(p)
@@ -116,13 +136,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.endpoint:
         try:
             run_id, url = submit.submit_kfp(args.endpoint, output, args.pipeline_name,
-                                            args.experiment, parameters, args.pipeline_root)
+                                            args.experiment, parameters, args.pipeline_root,
+                                            compiled["schedule"])
         except Exception as err:  # network and API errors: one line, what to check
             print(f"{PROG}: error: --endpoint {args.endpoint}: could not upload or start the "
                   f"run ({type(err).__name__}: {_one_line(err)}); check the URL, that the KFP "
                   "API is reachable from here, and your credentials", file=sys.stderr)
             return 1
-        print(f"  started run {run_id}: {url}")
+        if compiled["schedule"]:
+            print(f"  created recurring run {run_id} (cron '{compiled['schedule']}', UTC): {url}")
+        else:
+            print(f"  started run {run_id}: {url}")
     if args.project:
         try:
             name, url = submit.submit_vertex(output, args.project, args.region,

@@ -46,7 +46,8 @@ def drift_line(span: int, previous: int, drifted) -> str:
     if len(ranked) > 1:
         more = "; also " + ", ".join(f"{d.name} {d.distance:.4f}" for d in ranked[1:])
     return (f"drift: span {span} against span {previous}: {ranked[0].line()}{more}; nothing "
-            "was trained or pushed (--allow-drift runs anyway and records it)")
+            "was trained or pushed (--allow-drift, or allow_drift=1 on Kubeflow, runs anyway "
+            "and records it)")
 
 
 def check(examples_uri: str, span: int, data_root: str, schema, thresholds, dims,

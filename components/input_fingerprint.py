@@ -16,6 +16,12 @@ passes that value to :class:`FingerprintedExampleGen` as the exec property
 ExampleGen's cache key changes exactly when the files do. The fingerprint
 task itself must never be cached (the Kubeflow compilation turns caching
 off for it).
+
+Given ``requested_span`` (the ``span`` runtime parameter), it also resolves
+which span folder the ExampleGen reads (components/span_input.py), since no
+ExampleGen driver does that on open-source KFP: it fingerprints that span's
+files and returns the span as its ``span`` output, which becomes the
+ExampleGen's ``data_span`` setting.
 """
 
 from __future__ import annotations
@@ -38,8 +44,12 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from tfx.utils import proto_utils
 
+from components import span_input
+
 COMPONENT_ID = "InputFingerprint"
 FINGERPRINT_KEY = "fingerprint"
+SPAN_KEY = "span"
+REQUESTED_SPAN_KEY = "requested_span"
 # The ExampleGen exec property that carries the fingerprint into its cache key:
 # the one TFX's ExampleGen driver sets, with the same value, where it runs.
 INPUT_FINGERPRINT_KEY = example_gen_utils.FINGERPRINT_PROPERTY_NAME
@@ -56,23 +66,35 @@ class InputFingerprintSpec(ComponentSpec):
     PARAMETERS = {
         standard_component_specs.INPUT_BASE_KEY: ExecutionParameter(type=str),
         standard_component_specs.INPUT_CONFIG_KEY: ExecutionParameter(type=example_gen_pb2.Input),
+        # Absent: no span resolution (the data root is read as it is).
+        REQUESTED_SPAN_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {}
-    OUTPUTS = {FINGERPRINT_KEY: ChannelParameter(type=standard_artifacts.String)}
+    OUTPUTS = {FINGERPRINT_KEY: ChannelParameter(type=standard_artifacts.String),
+               SPAN_KEY: ChannelParameter(type=standard_artifacts.Integer)}
 
 
 class Executor(base_executor.BaseExecutor):
-    """Writes :func:`fingerprint_of` the input files into the ``fingerprint`` String."""
+    """Writes :func:`fingerprint_of` the input files into the ``fingerprint`` String,
+    and the span they are in (0: none resolved) into ``span``."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-        value = fingerprint_of(exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                               input_config)
+        span = 0
+        if exec_properties.get(REQUESTED_SPAN_KEY) is not None:
+            span, input_config = span_input.resolve(
+                input_base, input_config, exec_properties[REQUESTED_SPAN_KEY])
+            print(f"InputFingerprint: {input_base}: "
+                  + (f"reading span {span}" if span else "a contract folder (no span folders)"),
+                  flush=True)
+        value = fingerprint_of(input_base, input_config)
         artifact_utils.get_single_instance(output_dict[FINGERPRINT_KEY]).write(value)
+        artifact_utils.get_single_instance(output_dict[SPAN_KEY]).write(span)
 
 
 class InputFingerprint(base_component.BaseComponent):
@@ -82,16 +104,19 @@ class InputFingerprint(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, input_base: Union[str, data_types.RuntimeParameter],
-                 input_config: example_gen_pb2.Input):
+                 input_config: example_gen_pb2.Input,
+                 requested_span: Union[None, int, data_types.RuntimeParameter] = None):
         super().__init__(spec=InputFingerprintSpec(
-            input_base=input_base, input_config=input_config,
-            fingerprint=types.Channel(type=standard_artifacts.String)))
+            input_base=input_base, input_config=input_config, requested_span=requested_span,
+            fingerprint=types.Channel(type=standard_artifacts.String),
+            span=types.Channel(type=standard_artifacts.Integer)))
 
 
 class FingerprintedExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         INPUT_FINGERPRINT_KEY: ExecutionParameter(type=str),
+        span_input.DATA_SPAN_KEY: ExecutionParameter(type=int, optional=True),
     }
 
 
@@ -99,7 +124,8 @@ class FingerprintedExampleGen(FileBasedExampleGen):
     """A file-based ExampleGen whose settings include its input's fingerprint.
 
     The executor ignores ``input_fingerprint``; it is there for the cache
-    key. The default output settings are the stock ExampleGen's.
+    key. ``data_span`` is the span to read, for :class:`span_input.Executor`.
+    The default output settings are the stock ExampleGen's.
     """
 
     SPEC_CLASS = FingerprintedExampleGenSpec
@@ -108,7 +134,8 @@ class FingerprintedExampleGen(FileBasedExampleGen):
                  input_base: Union[str, data_types.RuntimeParameter],
                  input_config: example_gen_pb2.Input,
                  executor: executor_spec.ExecutorSpec,
-                 custom_config: Optional[example_gen_pb2.CustomConfig] = None):
+                 custom_config: Optional[example_gen_pb2.CustomConfig] = None,
+                 data_span: Any = None):
         spec = FingerprintedExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
@@ -118,6 +145,7 @@ class FingerprintedExampleGen(FileBasedExampleGen):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             input_fingerprint=input_fingerprint,
+            data_span=data_span,
             examples=types.Channel(type=standard_artifacts.Examples))
         # FileBasedExampleGen.__init__ builds the stock spec, which has no
         # room for the fingerprint; the component base takes ours as it is.
@@ -127,11 +155,22 @@ class FingerprintedExampleGen(FileBasedExampleGen):
 
 def fingerprinted(input_base: Union[str, data_types.RuntimeParameter],
                   input_config: example_gen_pb2.Input, executor: executor_spec.ExecutorSpec,
-                  custom_config: Optional[example_gen_pb2.CustomConfig] = None):
-    """(InputFingerprint, FingerprintedExampleGen) reading the same files."""
-    fingerprint = InputFingerprint(input_base=input_base, input_config=input_config)
+                  custom_config: Optional[example_gen_pb2.CustomConfig] = None,
+                  span: Union[None, int, data_types.RuntimeParameter] = None):
+    """(InputFingerprint, FingerprintedExampleGen) reading the same files.
+
+    With ``span`` (0: the latest), the data root may hold span folders: the
+    span is resolved in the fingerprint task and read by :mod:`span_input`'s
+    executor, which replaces ``executor``.
+    """
+    fingerprint = InputFingerprint(input_base=input_base, input_config=input_config,
+                                   requested_span=span)
+    data_span = None
+    if span is not None:
+        executor = executor_spec.BeamExecutorSpec(span_input.Executor)
+        data_span = fingerprint.outputs[SPAN_KEY].future()[0].value
     example_gen = FingerprintedExampleGen(
         input_fingerprint=fingerprint.outputs[FINGERPRINT_KEY].future()[0].value,
         input_base=input_base, input_config=input_config, executor=executor,
-        custom_config=custom_config)
+        custom_config=custom_config, data_span=data_span)
     return fingerprint, example_gen

@@ -258,14 +258,13 @@ def add_span_flags(p: argparse.ArgumentParser) -> None:
                    "blessed model's weights (the default there)")
 
 
-def drift_from(args):
-    """:class:`pipeline.spans.DriftSettings` from the flags; ValueError names a bad one."""
+def drift_thresholds_from(texts) -> dict:
+    """{name: threshold} from ``--drift-threshold NAME=X`` flags; ValueError names a bad one."""
     from msa_data import drift
-    from pipeline.spans import DriftSettings
 
     names = (*drift.EXAMPLE_FEATURES, *contract.MODALITIES)
     thresholds = {}
-    for text in args.drift_threshold:
+    for text in texts:
         name, _, value = text.partition("=")
         try:
             number = float(value)
@@ -275,6 +274,14 @@ def drift_from(args):
             raise ValueError(f"--drift-threshold {text}: expected NAME=X with NAME one of "
                              f"{', '.join(names)} and X in [0, 1]")
         thresholds[name] = number
+    return thresholds
+
+
+def drift_from(args):
+    """:class:`pipeline.spans.DriftSettings` from the flags; ValueError names a bad one."""
+    from pipeline.spans import DriftSettings
+
+    thresholds = drift_thresholds_from(args.drift_threshold)
     if args.source and (args.allow_drift or thresholds or args.span is not None
                         or args.span_window != 1):
         raise ValueError("--source: the span flags (--span, --span-window, --allow-drift, "

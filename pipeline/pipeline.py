@@ -32,6 +32,7 @@ from tfx.components.example_gen.import_example_gen import (
     executor as import_example_executor,
 )
 from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2, range_config_pb2, transform_pb2
 from tfx.types import standard_component_specs
 
@@ -124,7 +125,10 @@ def create_pipeline(
     more ImportExampleGen per earlier span of the window feeds Transform (and
     so the Trainer) too, while the Evaluator reads ``span`` only. A
     :class:`DriftGate` compares the span with the one before it, with
-    ``drift``'s thresholds, before Transform.
+    ``drift``'s thresholds, before Transform. With ``fingerprint_inputs``
+    (open-source KFP) ``span`` may be a runtime parameter, 0 for the latest:
+    the InputFingerprint task resolves it, and a data root without span
+    folders is read as a contract folder.
 
     ``serving_data``: a folder of served ``tf.Example`` requests; a
     :class:`SkewCheck` compares them with the trained span (never stops the run).
@@ -143,9 +147,12 @@ def create_pipeline(
         else:
             example_gen = converted.converted_example_gen(source, **(source_options or {}))
     elif fingerprint_inputs:
+        # With spans, the fingerprint task resolves the span (no ExampleGen
+        # driver runs on open-source KFP; components/span_input.py).
         fingerprint, example_gen = input_fingerprint.fingerprinted(
             input_base=data_root, input_config=example_input_config(),
-            executor=executor_spec.BeamExecutorSpec(import_example_executor.Executor))
+            executor=executor_spec.BeamExecutorSpec(import_example_executor.Executor),
+            span=(span or 0) if spans else None)
         example_gen = example_gen.with_id("ImportExampleGen")
     else:
         example_gen = tfx.components.ImportExampleGen(
@@ -179,7 +186,8 @@ def create_pipeline(
             examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
             data_root=data_root, thresholds_json=json.dumps(dict(drift.thresholds)),
             dims_json=json.dumps(trainer_config.dims, sort_keys=True),
-            allow_drift=int(drift.allow))
+            allow_drift=drift.allow if isinstance(drift.allow, data_types.RuntimeParameter)
+            else int(drift.allow))
     skew_check = None
     if serving_data:
         from components.skew_check import SkewCheck

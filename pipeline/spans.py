@@ -60,23 +60,42 @@ class SpanPlan:
                 f"evaluating on span {self.span}'s test split{versus}")
 
 
-def find_spans(data_root: str) -> List[int]:
+# How the messages name the settings: the runners' flags, or a Kubeflow run's
+# runtime parameters (the span is resolved in a task there).
+FLAGS = {"data_root": "--data-root {}", "span": "--span {}", "window": "--span-window {}"}
+RUNTIME_PARAMETERS = {"data_root": "data_root={}", "span": "span={}",
+                      "window": "--span-window {}"}
+
+
+def _file_system(path: str):
+    """(listdir, isdir) for ``path``: the os module for local paths (no TensorFlow
+    import before a flag is checked), TensorFlow's file systems for URIs such as
+    ``gs://`` (a Kubeflow task resolves the span in its pod)."""
+    if "://" not in path:
+        return os.listdir, os.path.isdir
+    import tensorflow as tf
+
+    return tf.io.gfile.listdir, tf.io.gfile.isdir
+
+
+def find_spans(data_root: str, names=FLAGS) -> List[int]:
     """The span numbers under ``data_root`` (sorted; empty for a plain contract folder).
 
     Raises :class:`SpanError` for a folder named like a span but not one
     (``span-01``, ``span-x``), for gaps (span-1, span-3), and for a data root
     that holds both split files and span folders.
     """
-    if not os.path.isdir(data_root):
+    listdir, isdir = _file_system(data_root)
+    if not isdir(data_root):
         return []
     found = []
-    for name in sorted(os.listdir(data_root)):
+    for name in sorted(n.rstrip("/") for n in listdir(data_root)):
         if not name.startswith(contract.SPAN_DIR_PREFIX) or \
-                not os.path.isdir(os.path.join(data_root, name)):
+                not isdir(os.path.join(data_root, name)):
             continue
         match = _SPAN_NAME.match(name)
         if not match or str(int(match.group(1))) != match.group(1) or int(match.group(1)) < 1:
-            raise SpanError(f"--data-root {data_root}: folder {name!r} is not a span folder; "
+            raise SpanError(f"{names['data_root'].format(data_root)}: folder {name!r} is not a span folder; "
                             "expected span-1, span-2, ... (no leading zeros)")
         found.append(int(match.group(1)))
     found.sort()
@@ -84,39 +103,41 @@ def find_spans(data_root: str) -> List[int]:
         return []
     missing = sorted(set(range(1, found[-1] + 1)) - set(found))
     if missing:
-        raise SpanError(f"--data-root {data_root}: span folder span-{missing[0]} is missing "
+        raise SpanError(f"{names['data_root'].format(data_root)}: span folder span-{missing[0]} is missing "
                         f"(found {', '.join(f'span-{k}' for k in found)}); expected "
                         f"consecutive span-1 ... span-{found[-1]}")
     if len(contract.missing_splits(data_root)) < len(contract.SPLITS):
-        raise SpanError(f"--data-root {data_root}: holds both split files and span folders; "
+        raise SpanError(f"{names['data_root'].format(data_root)}: holds both split files and span folders; "
                         "expected one of them (a contract folder, or span-1/ ... span-N/)")
     return found
 
 
-def plan(data_root: str, span: Optional[int] = None, window: int = 1) -> Optional[SpanPlan]:
+def plan(data_root: str, span: Optional[int] = None, window: int = 1,
+         names=FLAGS) -> Optional[SpanPlan]:
     """The run's spans, or None for a plain contract folder (then ``span`` and ``window``
-    must be unset). Checks that every span read has all three splits."""
-    found = find_spans(data_root)
+    must be unset). Checks that every span read has all three splits. ``names``:
+    how messages name the settings (:data:`FLAGS` or :data:`RUNTIME_PARAMETERS`)."""
+    found = find_spans(data_root, names)
     if not found:
-        for flag, value in (("--span", span), ("--span-window", window if window != 1 else None)):
+        for key, value in (("span", span), ("window", window if window != 1 else None)):
             if value is not None:
-                raise SpanError(f"{flag}: only used with a data root of span folders "
+                raise SpanError(f"{names[key].format(value)}: only used with a data root of span folders "
                                 f"(span-1/ ... span-N/); {data_root} holds none")
         return None
     latest = found[-1]
     chosen = latest if span is None else span
     if not 1 <= chosen <= latest:
-        raise SpanError(f"--span {chosen}: expected a span in 1..{latest} "
+        raise SpanError(f"{names['span'].format(chosen)}: expected a span in 1..{latest} "
                         f"(the span folders in {data_root})")
     if window < 1 or window > chosen:
-        raise SpanError(f"--span-window {window}: expected 1..{chosen} (spans 1..{chosen} "
+        raise SpanError(f"{names['window'].format(window)}: expected 1..{chosen} (spans 1..{chosen} "
                         f"are available up to span {chosen} in {data_root})")
     result = SpanPlan(data_root, chosen, tuple(range(chosen - window + 1, chosen + 1)),
                       chosen - 1 if chosen > 1 else None, latest)
     for k in sorted({*result.window, *([result.previous] if result.previous else [])}):
         missing = contract.missing_splits(result.folder(k))
         if missing:
-            raise SpanError(f"--data-root {result.folder(k)}: no file for split(s) {missing}; "
+            raise SpanError(f"{names['data_root'].format(result.folder(k))}: no file for split(s) {missing}; "
                             "expected <split>.tfrecord* for train, valid and test in every "
                             "span folder")
     return result

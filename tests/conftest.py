@@ -176,9 +176,11 @@ def tuned_run(tiny_data, tmp_path_factory):
 @pytest.fixture(scope="session")
 def span_runs(tmp_path_factory):
     """A data root of three built-in spans, span 3's video shifted, and two runs into
-    one output folder: ``span2`` (``--span 2``: checked against span 1, trained,
-    blessed; ``--serving-data`` holds requests like span 3's, skewed) and ``span3`` (the latest span, refused by the drift gate before
-    Transform). Returns ``(data_root, {name: (outcome, serving snapshot)})``.
+    one output folder: ``span2`` (``--span 2 --span-window 2``: checked against
+    span 1, trained on spans 1-2, evaluated on span 2, blessed; ``--serving-data``
+    holds requests like span 3's, skewed) and ``span3`` (the latest span,
+    refused by the drift gate before Transform). Returns ``(data_root, {name:
+    (outcome, serving snapshot)})``.
     """
     from msa_data import contract, synth_spans
     from tests.runner_util import BLESSING_SEGMENTS, CHAIN_FLAGS, serving_snapshot
@@ -190,7 +192,8 @@ def span_runs(tmp_path_factory):
     synth_spans.write_serving_requests(contract.span_dir(root, 3), "test", served)
     out = str(tmp_path_factory.mktemp("span_out"))
     runs = {}
-    for name, flags in (("span2", ["--span", "2", "--serving-data", served]), ("span3", [])):
+    for name, flags in (("span2", ["--span", "2", "--span-window", "2", "--serving-data", served]),
+                        ("span3", [])):
         outcome = run_local_runner(["--data-root", root, "--output-dir", out, *CHAIN_FLAGS,
                                     *flags])
         runs[name] = (outcome, serving_snapshot(out))

@@ -14,7 +14,13 @@ Four runs share one backend (its ML Metadata and cache), as on a cluster:
 4. the oldest releases' launcher (2.0-2.4: no ``executor-logs``, the
    executor output in the pod, no salt in the URIs), one task, its command
    started as a fresh process (the other runs start theirs from a warm
-   interpreter, tests/kfp_conformance/zygote.py).
+   interpreter, tests/kfp_conformance/zygote.py);
+5. continuous training: ``data_root`` set to a root of three span folders
+   (``msa-synth --spans 3 --shift-span 3``), up to the DriftGate: with
+   ``span=2`` the ExampleGen reads span 2 and the gate passes it; with the
+   default ``span=0`` the newest span, 3, is read and the DriftGate fails
+   the run with its one-line reason, before Transform; with ``allow_drift=1``
+   it passes and records the drift.
 """
 
 from __future__ import annotations
@@ -26,15 +32,16 @@ import re
 
 import pytest
 
-from tests.kfp_conformance.compile import compile_spec, tiny_data
+from msa_data import synth
+from tests.kfp_conformance.compile import TINY, compile_spec, tiny_data
 from tests.kfp_conformance.kfp import Kfp
 from tests.runner_util import TFX_SELF_PACKAGING
 
 pytestmark = [pytest.mark.slow, pytest.mark.one_worker]
 
 TASKS = {"InputFingerprint", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
-         "ExampleValidator", "DataGate", "SequenceLengths", "Transform", "Trainer", "latest_pushed_model",
-         "Evaluator", "BulkInferrer", "Pusher"}
+         "ExampleValidator", "DataGate", "DriftGate", "SequenceLengths", "Transform", "Trainer",
+         "latest_pushed_model", "Evaluator", "BulkInferrer", "Pusher"}
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +57,16 @@ def kfp_runs(tmp_path_factory):
         runs = {"first": backend.run(spec, root), "again": backend.run(spec, root)}
         tiny_data(data, seed=1)  # new files under the same data_root
         runs["new_data"] = backend.run(spec, root, only="ImportExampleGen")
+        spans = str(base / "spans")
+        synth.generate_spans(spans, 3, shift_span=3, **TINY)
+        runs["span_2"] = backend.run(spec, root, {"data_root": spans, "span": 2},
+                                     only="DriftGate")
+        runs["drifted"] = backend.run(spec, root, {"data_root": spans}, only="DriftGate")
+        runs["allowed"] = backend.run(spec, root, {"data_root": spans, "allow_drift": 1},
+                                      only="DriftGate")
     old = Kfp(str(base / "backend"), version="2.0")
     runs["kfp_2_0"] = old.run(spec, root, only="ImportSchemaGen")
-    return {"runs": runs, "backend": backend, "root": root, "spec": spec}
+    return {"runs": runs, "backend": backend, "root": root, "spec": spec, "spans": spans}
 
 
 def read(path):
@@ -182,3 +196,52 @@ def test_the_oldest_release_shapes_work_too(kfp_runs):
     assert "executor-logs" not in outputs["artifacts"]
     assert outputs["outputFile"].endswith("/tmp/kfp_outputs/output_metadata.json")
     assert json.loads(read(outputs["outputFile"]))["artifacts"]["schema"]
+
+
+def test_the_span_runtime_parameter_picks_the_span_folder(kfp_runs):
+    run, backend = kfp_runs["runs"]["span_2"], kfp_runs["backend"]
+    assert run.ok, run.failure()
+    fingerprint = run.tasks["InputFingerprint"]
+    assert fingerprint.executor_input["inputs"]["parameterValues"]["requested_span"] == 2
+    assert f"{kfp_runs['spans']}: reading span 2" in read(fingerprint.log)
+    gen = run.tasks["ImportExampleGen"]
+    assert gen.executor_input["inputs"]["parameterValues"]["data_span"] == 2
+    [examples] = gen.outputs["examples"]
+    assert custom(backend, examples["uri"], "span") == 2
+    # the examples are span 2's segments, not span 1's or 3's
+    from msa_data import contract
+
+    def ids(pattern):
+        return sorted(s.segment_id for s in contract.read_split(pattern))
+
+    assert ids(os.path.join(examples["uri"], "Split-train", "*")) == ids(
+        os.path.join(contract.span_dir(kfp_runs["spans"], 2), "train.tfrecord*"))
+    # the gate's record, a String output (an output parameter on KFP)
+    record = json.loads(read(run.tasks["DriftGate"].executor_input["outputs"]["parameters"][
+        "drift"]["outputFile"]))
+    assert record["span"] == 2 and record["previous_span"] == 1 and record["drifted"] == []
+
+
+def test_the_latest_span_is_resolved_at_run_time_and_a_drifted_one_stops(kfp_runs):
+    run = kfp_runs["runs"]["drifted"]
+    assert run.tasks["InputFingerprint"].state == "executed"
+    assert run.tasks["ImportExampleGen"].executor_input["inputs"]["parameterValues"][
+        "data_span"] == 3
+    gate = run.tasks["DriftGate"]
+    assert gate.state == "failed"
+    last = read(gate.log).strip().splitlines()[-1]
+    assert last.startswith("entrypoint: error: drift: span 3 against span 2: video: ")
+    assert "nothing was trained or pushed" in last
+    assert run.tasks["Transform"].state == "not run"
+
+
+def test_allow_drift_runs_a_drifted_span_on_and_records_it(kfp_runs):
+    run = kfp_runs["runs"]["allowed"]
+    assert run.ok, run.failure()
+    gate = run.tasks["DriftGate"]
+    assert gate.executor_input["inputs"]["parameterValues"]["allow_drift"] == 1
+    record = json.loads(read(gate.executor_input["outputs"]["parameters"]["drift"][
+        "outputFile"]))
+    assert record["span"] == 3 and record["allowed"] is True
+    assert "video" in record["drifted"]
+    assert record["line"].startswith("drift: span 3 against span 2: video: ")

@@ -164,10 +164,12 @@ def test_each_target_has_the_local_pipelines_components_and_edges(kfp_spec, vert
     assert edges(vertex_job[1]["pipelineSpec"], resolver_node) == local
     kfp_local = {c.id: {u.id for u in c.upstream_nodes} for c in local_pipeline(
         baseline_from="serving_dir", fingerprint_inputs=True,
-        lengths_from_statistics=True).components}
+        lengths_from_statistics=True, spans=True, span=0).components}
     assert edges(kfp_spec[1]) == kfp_local
-    # the kfp pipeline differs only where open-source KFP needs it
-    assert set(kfp_local) - set(local) == {"InputFingerprint", "latest_pushed_model"}
+    # the kfp pipeline differs only where open-source KFP needs it, and reads spans
+    assert set(kfp_local) - set(local) == {"InputFingerprint", "latest_pushed_model",
+                                           "DriftGate"}
+    assert kfp_local["Transform"] >= {"DataGate", "DriftGate"}
     assert set(local) - set(kfp_local) == {RESOLVER}
 
 
@@ -226,7 +228,20 @@ def test_runtime_parameters_with_defaults(kfp_spec, vertex_job):
         {"componentInputParameter": "data_root"}
     assert tasks["Trainer"]["inputs"]["parameters"]["train_steps"] == \
         {"componentInputParameter": "train_steps"}
+    # spans: the span is resolved in the fingerprint task and read by the ExampleGen
+    for name in ("span", "allow_drift"):
+        assert params[name] == {"parameterType": "NUMBER_INTEGER", "defaultValue": 0,
+                                "isOptional": True}
+    assert tasks["InputFingerprint"]["inputs"]["parameters"]["requested_span"] == \
+        {"componentInputParameter": "span"}
+    assert tasks["ImportExampleGen"]["inputs"]["parameters"]["data_span"] == {
+        "taskOutputParameter": {"outputParameterKey": "span", "producerTask": "InputFingerprint"}}
+    gate = tasks["DriftGate"]["inputs"]["parameters"]
+    assert gate["allow_drift"] == {"componentInputParameter": "allow_drift"}
+    assert gate["data_root"] == {"componentInputParameter": "data_root"}
+    assert "DriftGate" in tasks["Transform"]["dependentTasks"]
     job = vertex_job[1]
+    assert set(job["runtimeConfig"]["parameters"]) == {"data_root", "train_steps"}
     assert job["runtimeConfig"]["parameters"]["train_steps"] == {"intValue": "777"}
     assert parse(job["pipelineSpec"]).root.input_definitions.parameters[
         "train_steps"].default_value.number_value == 777
@@ -257,7 +272,7 @@ def test_kfp_example_gen_cache_key_follows_the_input_files(kfp_spec):
                                 "outputParameterKey": "fingerprint"}}
     assert "InputFingerprint" in tasks["ImportExampleGen"]["dependentTasks"]
     assert spec["components"]["InputFingerprint"]["outputDefinitions"]["parameters"] == {
-        "fingerprint": {"parameterType": "STRING"}}
+        "fingerprint": {"parameterType": "STRING"}, "span": {"parameterType": "NUMBER_INTEGER"}}
     # both read the same split patterns
     assert tasks["ImportExampleGen"]["inputs"]["parameters"]["input_config"] == \
         tasks["InputFingerprint"]["inputs"]["parameters"]["input_config"]
@@ -376,9 +391,28 @@ def test_endpoint_twice_creates_two_runs_of_new_versions(tmp_path, capsys):
         [v["pipeline_version_id"] for v in versions]
     for run, out in zip(api.runs, outs):
         assert run["runtime_config"] == {"pipeline_root": "gs://bucket/msa", "parameters": {
-            "train_steps": 777, "data_root": "gs://bucket/data/mosi"}}
+            "train_steps": 777, "data_root": "gs://bucket/data/mosi", "span": 0,
+            "allow_drift": 0}}
         assert f"started run {run['run_id']}: {api.url}/#/runs/details/{run['run_id']}" in out
     assert versions[0]["pipeline_spec"] == load(str(tmp_path / "p.yaml"))
+
+
+def test_schedule_creates_a_recurring_run_with_kfps_six_field_cron(tmp_path, capsys):
+    with KfpApiServer() as api:
+        code, out, err = main_in_process(capsys, *base_args(str(tmp_path / "p.yaml")),
+                                         "--endpoint", api.url, "--schedule", "0 3 * * *",
+                                         "--span", "0")
+    assert code == 0, err
+    assert not api.runs and not api.refusals  # nothing started now: the schedule starts runs
+    [recurring] = api.recurring_runs
+    # crontab's 03:00 daily; KFP's parser reads 5 fields as seconds first, so it gets 6
+    assert recurring["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
+    assert recurring["max_concurrency"] == "1" and recurring["no_catchup"] is True
+    assert recurring["mode"] == "ENABLE"
+    assert recurring["runtime_config"]["parameters"]["span"] == 0  # the newest span, each run
+    rid = recurring["recurring_run_id"]
+    assert (f"created recurring run {rid} (cron '0 0 3 * * *', UTC): "
+            f"{api.url}/#/recurringrun/details/{rid}") in out
 
 
 def test_stand_in_api_refuses_what_the_real_one_refuses(kfp_spec, vertex_job):
@@ -395,6 +429,13 @@ def test_stand_in_api_refuses_what_the_real_one_refuses(kfp_spec, vertex_job):
             yaml.safe_dump(vertex_job[1]["pipelineSpec"], f)
         with pytest.raises(ApiException) as old_schema:
             client.upload_pipeline(vertex_spec, pipeline_name="msa-vertex")
+        experiment = client.create_experiment("x").experiment_id
+        with pytest.raises(ApiException) as bad_cron:  # 3 fields: robfig/cron refuses it
+            client.create_recurring_run(experiment, "r", cron_expression="1 * *",
+                                        pipeline_package_path=kfp_spec[0])
+    assert bad_cron.value.status == 400
+    assert "Schedule cron is not a supported format" in bad_cron.value.body
+    assert not api.recurring_runs
     assert duplicate.value.status == 409
     assert old_schema.value.status == 400
     assert "KFP only supports schema version 2.1.0, but the pipeline spec has version 2.0.0" \
@@ -468,6 +509,16 @@ def test_unreachable_endpoint_is_one_line(tmp_path, capsys):
       "--project", "p", "--region", "r"], "--target vertex"),
     (["--image", IMAGE, "--target", "vertex", "--pipeline-root", "gs://b", "--data-root",
       "gs://d", "--gpus", "1"], "--gpu-type"),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--schedule", "0 3 * * *"], "--schedule creates a recurring run"),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--endpoint", "http://127.0.0.1:9", "--schedule", "0 3 * *"], "expected a cron"),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--span", "-1"], "--span -1: expected a span number >= 1, or 0"),
+    (["--image", IMAGE, "--target", "vertex", "--pipeline-root", "gs://b", "--data-root",
+      "gs://d", "--span", "2"], "--span: data spans are compiled for --target kfp only"),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--drift-threshold", "video=2"], "--drift-threshold video=2"),
 ])
 def test_bad_flags_write_nothing(tmp_path, args, fragment):
     output = tmp_path / "p.yaml"

@@ -48,7 +48,7 @@ def test_a_plain_contract_folder_is_no_span_root(tmp_path):
     for split in contract.SPLITS:
         open(contract.split_path(root, split), "wb").close()
     assert spans.plan(root) is None and spans.find_spans(root) == []
-    with pytest.raises(spans.SpanError, match="--span-window: only used with a data root"):
+    with pytest.raises(spans.SpanError, match="--span-window 2: only used with a data root"):
         spans.plan(root, window=2)
 
 

@@ -2,8 +2,9 @@
 
 One shared fixture (conftest ``span_runs``) runs local_runner.py twice into
 one output folder on three built-in spans (250 segments per split, span 3's
-video shifted): ``--span 2`` trains and is blessed; the latest span, 3, is
-refused by the drift gate before Transform, with exit 4.
+video shifted): ``--span 2 --span-window 2`` trains on spans 1 and 2 and is
+blessed on span 2's test split; the latest span, 3, is refused by the drift
+gate before Transform, with exit 4.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def test_a_good_span_is_checked_trained_blessed_and_pushed(span_runs):
     outcome, serving = runs["span2"]
     assert outcome.returncode == 0, outcome.console[-3000:]
     console = outcome.console
-    assert "training on span 2, evaluating on span 2's test split; drift checked against " \
-           "span 1" in console
+    assert "training on spans 1-2 (--span-window 2), evaluating on span 2's test split; " \
+           "drift checked against span 1" in console
     assert "span 2 against span 1: no drift beyond the thresholds" in console
     assert "verdict: BLESSED" in console and len(serving) == 1
     skew = [ln for ln in console.splitlines() if "warning: serving data" in ln]
@@ -50,6 +51,13 @@ def test_the_span_is_recorded_in_ml_metadata(span_runs):
                 if a.custom_properties.get("span") is not None
                 and "/ImportExampleGen/" in a.uri]
     assert [a.custom_properties["span"].int_value for a in examples] == [2]
+    # the window: Transform (so the Trainer) read span 1's examples too
+    ran = _execution_types(store, context)
+    events = store.get_events_by_execution_ids([ran["Transform"].id])
+    read = store.get_artifacts_by_id([e.artifact_id for e in events
+                                      if e.type == metadata_store_pb2.Event.INPUT])
+    assert sorted(a.custom_properties["span"].int_value for a in read
+                  if a.custom_properties.get("span") is not None) == [1, 2]
     record = span_results.run_drift(store, context)
     assert record["span"] == 2 and record["previous_span"] == 1 and record["drifted"] == []
     assert {d["name"] for d in record["distances"]} >= {"text_len", "video", "dataset"}

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence
 
 from msa_data import lengths
 from pipeline import blessing, cli
-from pipeline.kubeflow import resources, storage, targets
+from pipeline.kubeflow import resources, schedule, storage, targets
 from pipeline.kubeflow import spec as spec_lib
 
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
@@ -81,6 +81,30 @@ def check_submission_flags(args, target: targets.Target) -> None:
     if target.name == "vertex" and args.gpus and not args.gpu_type:
         raise UsageError("--gpus on vertex needs --gpu-type, a Vertex accelerator such as "
                          "NVIDIA_L4 or NVIDIA_TESLA_T4")
+    if args.schedule and not args.endpoint:
+        raise UsageError("--schedule creates a recurring run on Kubeflow Pipelines: give "
+                         "--endpoint too (target kfp)")
+
+
+def span_settings(args, target: targets.Target):
+    """(spans on?, {name: threshold}) from the span flags; UsageError names a bad one.
+
+    On open-source KFP every compiled pipeline reads span folders when the data
+    root holds them (the span is resolved in the InputFingerprint task). Vertex
+    AI compiles TFX's ExampleGen driver instead, which this project does not
+    point at span folders yet.
+    """
+    thresholds = cli.drift_thresholds_from(args.drift_threshold)
+    given = [flag for flag, on in (("--span", args.span), ("--allow-drift", args.allow_drift),
+                                   ("--drift-threshold", thresholds)) if on]
+    if args.span < 0:
+        raise UsageError(f"--span {args.span}: expected a span number >= 1, or 0 for the "
+                         "latest span folder at run time")
+    if target.name != "kfp" and given:
+        raise UsageError(f"{given[0]}: data spans are compiled for --target kfp only")
+    if args.source and given:
+        raise UsageError(f"{given[0]}: needs a --data-root of span folders, not --source")
+    return target.name == "kfp" and not args.source, thresholds
 
 
 def check_vertex_accelerator(gpu_type: str) -> None:
@@ -103,6 +127,8 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     if bool(args.data_root) == bool(args.source):
         raise UsageError("give the data as exactly one of --data-root DIR or --source FORMAT:PATH")
     check_submission_flags(args, target)
+    cron = schedule.kfp_cron(args.schedule) if args.schedule else None
+    spans, thresholds = span_settings(args, target)
     serving_dir = args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model"
     warnings = [w for w in (
         storage.check_uri(args.pipeline_root, target, "--pipeline-root"),
@@ -124,6 +150,7 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     from tfx.orchestration import data_types
 
     from pipeline.pipeline import create_pipeline
+    from pipeline.spans import DriftSettings
 
     source = options = source_bytes = None
     defaults = {"train_steps": cli.train_steps_from(args)}
@@ -141,6 +168,14 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
             name="data_root", ptype=str, default=args.data_root)
     train_steps = data_types.RuntimeParameter(
         name="train_steps", ptype=int, default=cli.train_steps_from(args))
+    span = allow_drift = None
+    if spans:
+        # A recurring run leaves span at 0 and reads the newest span folder;
+        # allow_drift=1 reruns a refused span once it has been looked at.
+        defaults.update(span=args.span, allow_drift=int(args.allow_drift))
+        span = data_types.RuntimeParameter(name="span", ptype=int, default=args.span)
+        allow_drift = data_types.RuntimeParameter(
+            name="allow_drift", ptype=int, default=int(args.allow_drift))
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,
@@ -159,6 +194,9 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
         tune_steps=tuning[1],
         tune_fixed=tuning[2],
         lengths_from_statistics=lengths_given is None,
+        spans=spans,
+        span=span,
+        drift=DriftSettings(tuple(sorted(thresholds.items())), allow_drift or False),
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
@@ -169,8 +207,13 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     per_task = resources.for_tasks(spec_lib.container_tasks(spec), cpu, memory, source_bytes)
     spec_lib.adapt(spec, target, defaults, per_task, args.gpus, args.gpu_type)
     spec_lib.check(spec, target)
+    if spans:
+        notes.append("data spans: a data_root of span-1/ ... span-N/ folders is read span by "
+                     "span (runtime parameter span, 0: the newest when the run starts); a "
+                     "DriftGate task stops a drifted span before Transform")
     return {"job": job, "spec": spec, "target": target, "warnings": warnings,
-            "notes": notes, "parameters": defaults, "serving_dir": serving_dir}
+            "notes": notes, "parameters": defaults, "serving_dir": serving_dir,
+            "schedule": cron}
 
 
 def _resource_names():

@@ -27,6 +27,10 @@ in-process, and tidies after it:
    folder must be (kubeflow/pipelines#13476). Under the open-source
    launcher they are deleted from every gs:// output after the executor.
 
+A task that fails ends its log with one line saying why (``entrypoint:
+error: ...``, e.g. the DriftGate's drift line) and exits 4 when the drift
+gate refused the span, as the local runner does, else 1.
+
 Under Vertex AI none of this occurs (typed inputs, no executor-logs, no
 LatestPushedModel, no KFP launcher), and TFX's runner gets the executor
 input unchanged. Under both backends the runner's own program path is kept
@@ -200,7 +204,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"entrypoint: {change}", file=sys.stderr)
     argv[at] = (json.dumps(adapted) if argv[at] == raw
                 else f"{EXECUTOR_INPUT_FLAG}={json.dumps(adapted)}")
-    run_tfx(argv)
+    try:
+        run_tfx(argv)
+    except Exception as err:  # the traceback, then why in one line: the log's last line
+        import traceback
+
+        from pipeline import failures
+
+        traceback.print_exc()
+        print(f"entrypoint: error: {failures.failure_reason(err)}", file=sys.stderr)
+        return failures.exit_code(err)
     if logs is not None:
         add_executor_logs(field(adapted["outputs"], "outputFile"), logs)
     if os.environ.get(KFP_LAUNCHER_ENV):

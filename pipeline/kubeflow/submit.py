@@ -4,7 +4,9 @@ KFP: the compiled file is uploaded as a new pipeline, or as a new version of
 the pipeline when one of that name exists (the API refuses a second
 pipeline of the same name), then a run of that version is created with the
 pipeline root and the runtime parameters. So ``--endpoint`` works on every
-call, and the UI lists each compilation as a version.
+call, and the UI lists each compilation as a version. With ``schedule`` (a
+six-field cron, pipeline/kubeflow/schedule.py) a recurring run of that
+version is created instead: one run at a time, no backfill of missed times.
 
 Vertex AI: a ``PipelineJob`` from the compiled job file.
 """
@@ -29,8 +31,10 @@ def version_name(pipeline_name: str, package_path: str, now: Optional[datetime.d
 
 
 def submit_kfp(endpoint: str, package_path: str, pipeline_name: str, experiment: str,
-               parameters: Dict, pipeline_root: str) -> Tuple[str, str]:
-    """Uploads ``package_path`` (a new pipeline or version) and starts a run: (run id, URL)."""
+               parameters: Dict, pipeline_root: str, schedule: Optional[str] = None
+               ) -> Tuple[str, str]:
+    """Uploads ``package_path`` (a new pipeline or version) and starts a run, or with
+    ``schedule`` creates a recurring run: (its id, its page)."""
     import kfp
 
     client = kfp.Client(host=endpoint)
@@ -48,6 +52,15 @@ def submit_kfp(endpoint: str, package_path: str, pipeline_name: str, experiment:
                 package_path, pipeline_version_name=version,
                 pipeline_id=pipeline_id).pipeline_version_id
         experiment_id = client.create_experiment(experiment).experiment_id
+        if schedule:
+            # One run at a time: two runs of one pipeline would race to push.
+            # No catch-up: after a pause, one run reads the latest span.
+            recurring = client.create_recurring_run(
+                experiment_id=experiment_id, job_name=version, pipeline_id=pipeline_id,
+                version_id=version_id, params=parameters, pipeline_root=pipeline_root,
+                cron_expression=schedule, max_concurrency=1, no_catchup=True)
+            return (recurring.recurring_run_id, f"{endpoint.rstrip('/')}/#/recurringrun/details/"
+                    f"{recurring.recurring_run_id}")
         run = client.run_pipeline(
             experiment_id=experiment_id, job_name=version, pipeline_id=pipeline_id,
             version_id=version_id, params=parameters, pipeline_root=pipeline_root)

@@ -6,9 +6,12 @@ is not 2.1.0, without a valid name or root (``template/v2_template.go``);
 a second pipeline of the same name (409, ``pipeline_upload_server.go``); a
 version name used twice under one pipeline; a run whose parameters the
 spec does not declare, lacks a required one, or has one of the wrong type
-(``validatePipelineJobInputs``). It serves the calls ``kfp.Client`` makes
-to upload a pipeline or version, find pipelines and experiments, create
-an experiment and create a run, and records everything it accepted.
+(``validatePipelineJobInputs``); a recurring run whose cron robfig/cron
+v1 cannot parse (5 or 6 fields, or a descriptor) or whose max concurrency
+is outside 1-10 (``recurring_run_server.go``). It serves the calls
+``kfp.Client`` makes to upload a pipeline or version, find pipelines and
+experiments, create an experiment, a run and a recurring run, and records
+everything it accepted.
 """
 
 from __future__ import annotations
@@ -80,6 +83,18 @@ def check_run_parameters(spec: dict, given: Dict) -> None:
                        f"{', '.join(extra)}")
 
 
+def _robfig_parses(cron: str) -> bool:
+    """The shape robfig/cron v1's ``Parse`` accepts: a descriptor, or 5 or 6 fields
+    (seconds first; the day of week may be left out)."""
+    text = cron.strip()
+    if text.startswith("@"):
+        return bool(re.fullmatch(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly"
+                                 r"|every \S+)", text))
+    fields = text.split()
+    return len(fields) in (5, 6) and all(
+        re.fullmatch(r"[0-9A-Za-z*?,/-]+", f) for f in fields)
+
+
 class KfpApiServer:
     """The API on 127.0.0.1 in a thread: ``with KfpApiServer() as api: api.url``."""
 
@@ -88,6 +103,7 @@ class KfpApiServer:
         self.versions: Dict[str, List[dict]] = {}
         self.experiments: Dict[str, dict] = {}
         self.runs: List[dict] = []
+        self.recurring_runs: List[dict] = []
         self.refusals: List[Tuple[str, str, int, str]] = []
         self._lock = threading.Lock()
         self._server: Optional[http.server.ThreadingHTTPServer] = None
@@ -162,6 +178,8 @@ class KfpApiServer:
             return self._create_experiment(json.loads(body or b"{}"))
         if method == "POST" and path == f"{base}/runs":
             return self._create_run(json.loads(body or b"{}"))
+        if method == "POST" and path == f"{base}/recurringruns":
+            return self._create_recurring_run(json.loads(body or b"{}"))
         raise ApiError(404, f"{method} {path}: not served by this stand-in")
 
     @staticmethod
@@ -222,6 +240,26 @@ class KfpApiServer:
         experiment = {"experiment_id": str(uuid.uuid4()), "display_name": name}
         self.experiments[experiment["experiment_id"]] = experiment
         return experiment
+
+    def _create_recurring_run(self, body: dict) -> dict:
+        concurrency = int(body.get("max_concurrency") or 0)
+        if not 1 <= concurrency <= 10:
+            raise ApiError(400, "Max concurrency of a recurring run must be at least 1 and at "
+                           f"most 10. Received {concurrency}")
+        cron = ((body.get("trigger") or {}).get("cron_schedule") or {}).get("cron")
+        if cron is None or not _robfig_parses(cron):
+            raise ApiError(400, "Schedule cron is not a supported format"
+                           "(https://godoc.org/github.com/robfig/cron).")
+        run = self._create_run(body)
+        recurring = {"recurring_run_id": str(uuid.uuid4()), "display_name": run["display_name"],
+                     "experiment_id": run["experiment_id"], "trigger": body["trigger"],
+                     "max_concurrency": str(concurrency), "no_catchup": body.get("no_catchup"),
+                     "mode": body.get("mode"), "pipeline_version_reference":
+                         run["pipeline_version_reference"],
+                     "runtime_config": run["runtime_config"], "status": "ENABLED"}
+        self.runs.remove(run)  # a recurring run starts runs on its schedule, not now
+        self.recurring_runs.append(recurring)
+        return recurring
 
     def _create_run(self, body: dict) -> dict:
         reference = body.get("pipeline_version_reference") or {}

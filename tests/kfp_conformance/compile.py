@@ -26,6 +26,10 @@ def compile_spec(path, pipeline_root, data_root, target="kfp"):
     assert code == 0
 
 
+# The data every conformance run reads: 40 segments per split.
+TINY = {"size": "mosi", "limit_per_split": 40}
+
+
 def tiny_data(root, seed=0):
-    synth.generate(root, size="mosi", seed=seed, limit_per_split=40, overwrite=True)
+    synth.generate(root, seed=seed, overwrite=True, **TINY)
     return root
