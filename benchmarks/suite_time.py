@@ -35,7 +35,7 @@ DURATION = re.compile(r"^\s*([\d.]+)s (setup|call|teardown)\s+(\S+)", re.M)
 def pipeline_seconds(output_dir: str) -> float:
     data = configs.DEFAULT_DATA_ROOT
     if not os.path.isdir(data):
-        subprocess.run([sys.executable, "-m", "msa_data.synth", "--output", data], check=True,
+        subprocess.run([sys.executable, "-m", "msa_data.synth_cli", "--output", data], check=True,
                        cwd=configs.REPO_ROOT, capture_output=True)
     return pipeline_run.launch([], output_dir).pipeline_seconds()
 

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from msa_data import contract, synth, synth_spans
+from msa_data import contract, synth, synth_cli, synth_spans
 from msa_data.synth_plan import SynthError
 from pipeline import cli, spans
 
@@ -142,7 +142,7 @@ def test_msa_synth_refuses_bad_span_flags_and_writes_nothing(tmp_path, capsys, a
                                                             fragment):
     out = str(tmp_path / "out")
     with pytest.raises(SystemExit) as stop:
-        synth.main(["--output", out, "--limit-per-split", "2", *argv])
+        synth_cli.main(["--output", out, "--limit-per-split", "2", *argv])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0]

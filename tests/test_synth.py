@@ -250,7 +250,7 @@ def test_cross_part_depends_on_alignment(full_mosi):
 def _cli(*args):
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(
-        [sys.executable, "-m", "msa_data.synth", *args],
+        [sys.executable, "-m", "msa_data.synth_cli", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
 
