@@ -66,6 +66,32 @@ def test_bad_span_layouts_and_flags_are_one_line(tmp_path, numbers, skip, flags,
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_kubeflow_task_resolves_the_span_and_names_the_runtime_parameter(tmp_path):
+    from components import span_input
+    from pipeline.pipeline import example_input_config
+
+    config = example_input_config()
+    root = _span_root(tmp_path, (1, 2, 3))
+    span, resolved = span_input.resolve(root, config, 0)  # 0: the newest span folder
+    assert span == 3
+    assert [s.pattern for s in resolved.splits] == [
+        f"span-3/{contract.split_pattern(s)}" for s in contract.SPLITS]
+    assert [s.pattern for s in config.splits] == [contract.split_pattern(s)
+                                                  for s in contract.SPLITS]  # not changed
+    assert span_input.resolve(root, config, 1)[0] == 1
+    with pytest.raises(spans.SpanError) as err:
+        span_input.resolve(root, config, 5)
+    assert str(err.value).startswith("span=5: expected a span in 1..3")
+    plain = str(tmp_path / "plain")
+    os.makedirs(plain)
+    for split in contract.SPLITS:
+        open(contract.split_path(plain, split), "wb").close()
+    assert span_input.resolve(plain, config, 0) == (0, config)  # read as it is
+    with pytest.raises(spans.SpanError) as err:
+        span_input.resolve(plain, config, 2)
+    assert str(err.value).startswith("span=2: only used with a data root of span folders")
+
+
 def test_misnamed_span_folders_and_mixed_layouts_are_refused(tmp_path):
     root = _span_root(tmp_path, (1,))
     os.makedirs(os.path.join(root, "span-02"))
