@@ -2,9 +2,10 @@
 
 On a data root of spans (pipeline/spans.py), ImportExampleGen reads one span
 and records its number on the Examples artifact (``span``). This component
-compares that span's train split with the previous span's
-(``<data_root>/span-<k-1>``, read from the data root at run time, so the
-span may be resolved at run time too) by :func:`msa_data.drift.compare`:
+compares that span's train split with the newest earlier span it accepted
+(pipeline/drift_reference.py: span K-1 unless that one was refused; read
+from the data root at run time, so the span may be resolved at run time
+too) by :func:`msa_data.drift.compare`:
 TFDV's drift comparators on the per-example features, per-dim divergences
 on each modality's frames, thresholds from the schema's
 ``drift_comparator``s unless ``thresholds_json`` overrides them.
@@ -14,7 +15,8 @@ modality or feature and the distance (:class:`DriftError`; the local runner
 exits 4), unless ``allow_drift``: then the run goes on and the output
 ``drift`` records it. ``drift`` (a JSON string artifact in ML Metadata)
 always holds the span, the span compared with and every distance; with no
-previous span (span 1, or a plain contract folder) it says so.
+previous span (span 1, or a plain contract folder) it says so. An accepted
+span (no drift, or drift allowed) is added to ``state_file``.
 
 Transform is made to run after it (``add_upstream_node``), so a drifted
 span never reaches Transform, the Trainer or the Pusher.
@@ -51,26 +53,31 @@ def drift_line(span: int, previous: int, drifted) -> str:
 
 
 def check(examples_uri: str, span: int, data_root: str, schema, thresholds, dims,
-          allow: bool) -> dict:
+          allow: bool, state_file: str = "") -> dict:
     """The gate's record (see the module docstring); raises :class:`DriftError`."""
     from msa_data import drift
+    from pipeline import drift_reference
 
     record = {"span": span, "previous_span": None, "distances": [], "drifted": [],
               "allowed": bool(allow)}
-    if not data_root or span < 2:
+    if not data_root or span < 1:
         return record
-    previous_folder = contract.span_dir(data_root, span - 1)
-    current = drift.read_span(drift.split_files(examples_uri), dims)
-    previous = drift.read_span(drift.split_files(previous_folder), dims)
-    distances = drift.compare(previous, current, schema, thresholds)
-    drifted = [d for d in distances if d.drifted]
-    record.update(previous_span=span - 1, previous_folder=previous_folder,
-                  distances=[d.to_dict() for d in distances],
-                  drifted=[d.name for d in drifted])
-    if drifted:
-        record["line"] = drift_line(span, span - 1, drifted)
-        if not allow:
-            raise DriftError(record["line"])
+    reference = drift_reference.reference_span(state_file or None, data_root, span)
+    if reference is not None:
+        previous_folder = contract.span_dir(data_root, reference)
+        current = drift.read_span(drift.split_files(examples_uri), dims)
+        previous = drift.read_span(drift.split_files(previous_folder), dims)
+        distances = drift.compare(previous, current, schema, thresholds)
+        drifted = [d for d in distances if d.drifted]
+        record.update(previous_span=reference, previous_folder=previous_folder,
+                      distances=[d.to_dict() for d in distances],
+                      drifted=[d.name for d in drifted])
+        if drifted:
+            record["line"] = drift_line(span, reference, drifted)
+            if not allow:
+                raise DriftError(record["line"])
+    if state_file:
+        drift_reference.record_accepted(state_file, data_root, span)
     return record
 
 
@@ -82,6 +89,7 @@ def DriftGate(
     thresholds_json: tfx.dsl.components.Parameter[str],
     dims_json: tfx.dsl.components.Parameter[str],
     allow_drift: tfx.dsl.components.Parameter[int],
+    state_file: tfx.dsl.components.Parameter[str] = "",
 ) -> DriftGateOutputs:
     """Fails the run when the span drifted from the previous one beyond the thresholds."""
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -93,5 +101,6 @@ def DriftGate(
     span = examples.get_int_custom_property("span") if examples.has_custom_property("span") \
         else int(examples.span or 0)
     record = check(examples.uri, span, data_root, schema_proto,
-                   json.loads(thresholds_json), json.loads(dims_json), bool(allow_drift))
+                   json.loads(thresholds_json), json.loads(dims_json), bool(allow_drift),
+                   state_file)
     return {"drift": json.dumps(record, sort_keys=True)}

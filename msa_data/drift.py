@@ -148,7 +148,8 @@ def _js(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def frame_distances(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Per-dim JS divergence of ``current``'s frames over ``previous``'s decile bins."""
+    """Per-dim JS divergence of ``current``'s frames over ``previous``'s quantile bins
+    (:data:`BINS` of them, plus one for non-finite values)."""
     dims = previous.shape[1]
     out = np.zeros(dims)
     for d in range(dims):
@@ -268,9 +269,13 @@ def compare(previous: SpanData, current: SpanData, schema,
                                                                   contract.DATASET)):
             continue
         m = measured.get(name)
+        if m is None:  # TFDV measures every compared feature, 0 included
+            raise contract.ContractError(
+                f"{kind}: {name}: no distance was measured (TFDV found no statistics for it); "
+                f"expected the feature in both data sets")
         measure = "L-infinity distance" if name == contract.DATASET else \
             "Jensen-Shannon divergence"
-        distances.append(Distance(name, float(m.value) if m else 0.0, float(thresholds[name]),
+        distances.append(Distance(name, float(m.value), float(thresholds[name]),
                                   measure))
     for modality in contract.MODALITIES:
         if modality not in thresholds:

@@ -86,6 +86,32 @@ def find(keys: Dict[str, SplitKeys]) -> List[Overlap]:
     return found
 
 
+def across_spans(trained: Dict[int, Dict[str, SplitKeys]], evaluated: SplitKeys,
+                 span: int) -> List[Overlap]:
+    """Copies of span ``span``'s test examples in the train or valid split of any
+    span trained on (a ``--span-window``): shared segment ids or contents.
+
+    Videos are not compared across spans: one speaker recording again in a
+    later span is how such data grows; within a span the splits keep a video
+    to one split (:func:`find`).
+    """
+    found = []
+    for k, keys in sorted(trained.items()):
+        if k == span:  # its own splits: :func:`find`
+            continue
+        for split in ("train", "valid"):
+            if split not in keys:
+                continue
+            for kind in ("segment ids", "feature contents"):
+                shared = keys[split].of_kind(kind) & evaluated.of_kind(kind)
+                if shared:
+                    example = "" if kind == "feature contents" else \
+                        min(shared).decode("utf-8", "replace")
+                    found.append(Overlap(f"span {k} {split}", f"span {span} test", kind,
+                                         len(shared), example))
+    return found
+
+
 def describe(overlaps: List[Overlap]) -> str:
     """One phrase for all of them: "train/test share 60 segment ids (e.g. 'v1_3'), ..."."""
     by_pair: Dict[tuple, List[str]] = {}

@@ -56,6 +56,7 @@ class DataRootSummary:
     found: Dict[str, Tuple[int, int]]
     frame_counts: Dict[str, Dict[str, np.ndarray]]  # split -> modality -> (examples,)
     overlaps: List[leakage.Overlap] = dataclasses.field(default_factory=list)
+    keys: Dict[str, leakage.SplitKeys] = dataclasses.field(default_factory=dict)
 
 
 def _expected_kinds() -> Dict[str, str]:
@@ -214,4 +215,4 @@ def check_data_root(data_root: str, dims: Optional[Mapping[str, int]] = None) \
             raise DataFileError(f"{data_root}: split {split!r} has no examples in "
                                 f"{', '.join(os.path.basename(p) for p in paths)}")
         found[split] = (len(paths), total)
-    return DataRootSummary(found, frame_counts, leakage.find(keys))
+    return DataRootSummary(found, frame_counts, leakage.find(keys), keys)

@@ -57,12 +57,37 @@ def resolve_data_root(args, console, dims=None):
     console.write(plan.describe() + "\n")
     checked = [check_files(plan.folder(k), console, dims, args.allow_overlap)
                for k in plan.window]
+    if len(checked) > 1:
+        _check_window(plan, checked, console, args.allow_overlap)
     return root, merged(checked), plan
 
 
+def _check_window(plan, checked, console, allow_overlap: bool) -> None:
+    """Refuses copies of the evaluated span's test examples in the window's training
+    spans (each span's own splits were checked by :func:`check_files`)."""
+    trained = {k: summary.keys for k, summary in zip(plan.window, checked)}
+    overlaps = leakage.across_spans(trained, checked[-1].keys["test"], plan.span)
+    if not overlaps:
+        return
+    shared = leakage.describe(overlaps)
+    if not allow_overlap:
+        raise SystemExit(f"error: --span-window {len(plan.window)}: data leaks into span "
+                         f"{plan.span}'s test split: {shared}; expected the window's train and "
+                         "valid splits to hold none of its test examples (--allow-overlap runs "
+                         "anyway and records it)")
+    console.write(f"warning: data leaks into span {plan.span}'s test split "
+                  f"(--allow-overlap): {shared}\n")
+    checked[-1].overlaps.extend(overlaps)
+
+
 def _span_plan(args, root):
+    from pipeline import drift_reference
+
+    # The drift gate's record of the spans it accepted, in this output folder.
+    accepted_file = drift_reference.state_file(configs.pipeline_root(
+        os.path.abspath(args.output_dir))) if getattr(args, "output_dir", None) else None
     try:
-        plan = spans.plan(root, args.span, args.span_window)
+        plan = spans.plan(root, args.span, args.span_window, accepted_file=accepted_file)
     except spans.SpanError as err:
         raise SystemExit(f"error: {err}") from None
     if plan is None and (args.allow_drift or args.drift_threshold or args.no_warm_start):
@@ -115,16 +140,15 @@ def span_config(config, plan, args, console, metadata_path: str, given):
     On a new span the Trainer warm-starts from the latest blessed model unless
     ``--no-warm-start`` (a new span refines the model that serves), and keeps
     that model's sequence lengths (its weights' shapes follow them) unless
-    ``--max-len`` says otherwise. A rerun of the span the last run trained on
-    does not, so it reuses that run's outputs.
+    ``--max-len`` says otherwise. A rerun of a span does the same (after a
+    crash too): the latest blessed model may then be that span's own, and the
+    gate decides again whether the refined model is pushed.
     """
     if plan is None or args.no_warm_start:
         return config, given
     from pipeline import span_results
 
     if not config.warm_start:
-        if span_results.last_span(metadata_path) == span_results.span_text(plan):
-            return config, given
         console.write("warm start: from the latest blessed model's weights when there is one "
                       "(the default on a new span; --no-warm-start trains from scratch)\n")
         config = dataclasses.replace(config, warm_start=True)

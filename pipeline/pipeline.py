@@ -44,7 +44,7 @@ from components.msa_pusher import MsaPusher
 from components.msa_trainer import MsaTrainer
 from components.sequence_lengths import QUANTILE_BUCKETS, SequenceLengths
 from msa_data import contract
-from pipeline import blessing, configs, evaluation
+from pipeline import blessing, configs, drift_reference, evaluation
 from pipeline.spans import DriftSettings
 from trainer.core import search_space
 from trainer.core.config import TrainerConfig
@@ -124,8 +124,9 @@ def create_pipeline(
     time) and records it on its Examples; with ``span_window`` W > 1, one
     more ImportExampleGen per earlier span of the window feeds Transform (and
     so the Trainer) too, while the Evaluator reads ``span`` only. A
-    :class:`DriftGate` compares the span with the one before it, with
-    ``drift``'s thresholds, before Transform. With ``fingerprint_inputs``
+    :class:`DriftGate` compares the span with the newest earlier one it
+    accepted (pipeline/drift_reference.py), with ``drift``'s thresholds,
+    before Transform. With ``fingerprint_inputs``
     (open-source KFP) ``span`` may be a runtime parameter, 0 for the latest:
     the InputFingerprint task resolves it, and a data root without span
     folders is read as a contract folder.
@@ -187,7 +188,9 @@ def create_pipeline(
             data_root=data_root, thresholds_json=json.dumps(dict(drift.thresholds)),
             dims_json=json.dumps(trainer_config.dims, sort_keys=True),
             allow_drift=drift.allow if isinstance(drift.allow, data_types.RuntimeParameter)
-            else int(drift.allow))
+            else int(drift.allow),
+            # The spans it accepted, so a refused span is never the reference.
+            state_file=drift_reference.state_file(pipeline_root))
     skew_check = None
     if serving_data:
         from components.skew_check import SkewCheck

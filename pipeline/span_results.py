@@ -53,23 +53,6 @@ def span_text(span_plan) -> str:
     return str(window[0]) if len(window) == 1 else f"{window[0]}-{window[-1]}"
 
 
-def last_span(metadata_path: str) -> str:
-    """The span the newest run that recorded one trained on ('' when none or no store)."""
-    import os
-
-    if not os.path.exists(metadata_path):
-        return ""
-    try:
-        store = results.open_store(metadata_path)
-    except Exception:
-        return ""
-    for context in results.pipeline_runs(store):
-        refused = REFUSED in results._string_custom(context, SPAN_DRIFT)
-        if span_of(context) and not refused:
-            return span_of(context)
-    return ""
-
-
 def span_of(run_context) -> str:
     """The span a run trained on ('' for a plain contract folder)."""
     return results._string_custom(run_context, DATA_SPAN)

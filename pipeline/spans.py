@@ -68,9 +68,9 @@ RUNTIME_PARAMETERS = {"data_root": "data_root={}", "span": "span={}",
 
 
 def _file_system(path: str):
-    """(listdir, isdir) for ``path``: the os module for local paths (no TensorFlow
-    import before a flag is checked), TensorFlow's file systems for URIs such as
-    ``gs://`` (a Kubeflow task resolves the span in its pod)."""
+    """(listdir, isdir) for ``path``: the os module for local paths, TensorFlow's
+    file systems for URIs such as ``gs://`` (a Kubeflow task resolves the span
+    in its pod)."""
     if "://" not in path:
         return os.listdir, os.path.isdir
     import tensorflow as tf
@@ -113,10 +113,12 @@ def find_spans(data_root: str, names=FLAGS) -> List[int]:
 
 
 def plan(data_root: str, span: Optional[int] = None, window: int = 1,
-         names=FLAGS) -> Optional[SpanPlan]:
+         names=FLAGS, accepted_file: Optional[str] = None) -> Optional[SpanPlan]:
     """The run's spans, or None for a plain contract folder (then ``span`` and ``window``
     must be unset). Checks that every span read has all three splits. ``names``:
-    how messages name the settings (:data:`FLAGS` or :data:`RUNTIME_PARAMETERS`)."""
+    how messages name the settings (:data:`FLAGS` or :data:`RUNTIME_PARAMETERS`).
+    ``previous`` is the span before, or with ``accepted_file`` the newest
+    earlier span the drift gate accepted (pipeline/drift_reference.py)."""
     found = find_spans(data_root, names)
     if not found:
         for key, value in (("span", span), ("window", window if window != 1 else None)):
@@ -132,8 +134,10 @@ def plan(data_root: str, span: Optional[int] = None, window: int = 1,
     if window < 1 or window > chosen:
         raise SpanError(f"{names['window'].format(window)}: expected 1..{chosen} (spans 1..{chosen} "
                         f"are available up to span {chosen} in {data_root})")
+    from pipeline import drift_reference
+
     result = SpanPlan(data_root, chosen, tuple(range(chosen - window + 1, chosen + 1)),
-                      chosen - 1 if chosen > 1 else None, latest)
+                      drift_reference.reference_span(accepted_file, data_root, chosen), latest)
     for k in sorted({*result.window, *([result.previous] if result.previous else [])}):
         missing = contract.missing_splits(result.folder(k))
         if missing:

@@ -142,6 +142,37 @@ def test_the_gate_refuses_in_one_line_or_records_with_allow(spans_by_seed, schem
     assert first["previous_span"] is None and first["distances"] == []
 
 
+def test_a_refused_span_is_never_the_reference_of_the_next(schema, tmp_path):
+    """A new camera from span 3 on: span 4 looks just like span 3, but is compared with
+    span 2, the last accepted span, and refused too; once allowed, it is the reference."""
+    import shutil
+
+    from pipeline import drift_reference
+
+    root = str(tmp_path / "spans")
+    synth.generate_spans(root, 3, shift_span=3, limit_per_split=SEGMENTS)
+    shutil.copytree(contract.span_dir(root, 3), contract.span_dir(root, 4))
+    state = drift_reference.state_file(str(tmp_path / "pipeline_root"))
+
+    def gate(span, allow=False):
+        return drift_gate.check(contract.span_dir(root, span), span, root, schema, {},
+                                contract.DEFAULT_DIMS, allow=allow, state_file=state)
+
+    assert gate(1)["previous_span"] is None and gate(2)["previous_span"] == 1
+    with pytest.raises(drift_gate.DriftError, match="span 3 against span 2: video"):
+        gate(3)
+    assert drift_reference.accepted(state, root) == [1, 2]
+    with pytest.raises(drift_gate.DriftError, match="span 4 against span 2: video"):
+        gate(4)  # against span 3 it would have passed: the same frames
+    record = gate(4, allow=True)  # the operator accepts the new camera
+    assert record["previous_span"] == 2 and record["allowed"]
+    assert drift_reference.accepted(state, root) == [1, 2, 4]
+    assert drift_reference.reference_span(state, root, 5) == 4
+    assert drift_reference.reference_span(state, root, 3) == 2
+    # nothing recorded: the span numbered before it
+    assert drift_reference.reference_span(str(tmp_path / "none.json"), root, 4) == 3
+
+
 def test_served_requests_are_compared_with_the_training_data(spans_by_seed, schema, tmp_path):
     from components import skew_check
 

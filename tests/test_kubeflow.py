@@ -519,6 +519,9 @@ def test_unreachable_endpoint_is_one_line(tmp_path, capsys):
       "gs://d", "--span", "2"], "--span: data spans are compiled for --target kfp only"),
     (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
       "--drift-threshold", "video=2"], "--drift-threshold video=2"),
+    (["--image", IMAGE, "--pipeline-root", "gs://b", "--data-root", "gs://d",
+      "--endpoint", "http://127.0.0.1:9", "--schedule", "@daily", "--span", "2"],
+     "--schedule with --span 2: every scheduled run would retrain that span"),
 ])
 def test_bad_flags_write_nothing(tmp_path, args, fragment):
     output = tmp_path / "p.yaml"

@@ -178,3 +178,40 @@ def test_msa_synth_refuses_bad_span_flags_and_writes_nothing(tmp_path, capsys, a
 def test_synth_span_errors_name_the_flag():
     with pytest.raises(SynthError, match="--spans"):
         synth_spans.check_span_flags(0, None)
+
+
+def test_a_window_may_not_train_on_copies_of_the_evaluated_test_split(tmp_path):
+    import shutil
+
+    from pipeline import data_check
+
+    root = str(tmp_path / "spans")
+    synth.generate_spans(root, 2, limit_per_split=6)
+    # span 2's test examples, delivered again as span 1's training data (span 1's
+    # test split swapped for its old train split, so that span 1 alone is clean)
+    span1 = contract.span_dir(root, 1)
+    shutil.move(contract.split_path(span1, "train"), contract.split_path(span1, "test"))
+    shutil.copy(contract.split_path(contract.span_dir(root, 2), "test"),
+                contract.split_path(span1, "train"))
+
+    class Console:
+        text = ""
+
+        def write(self, text):
+            Console.text += text
+
+    args = _args(data_root=root, span=2, span_window=2, allow_overlap=False,
+                 output_dir=str(tmp_path / "out"))
+    with pytest.raises(SystemExit) as stop:
+        data_check.resolve_data_root(args, Console())
+    line = str(stop.value)
+    assert line.startswith("error: --span-window 2: data leaks into span 2's test split: "
+                           "span 1 train/span 2 test share 6 segment ids")
+    assert "\n" not in line
+    # one span alone is fine; with --allow-overlap the window runs and says so
+    data_check.resolve_data_root(_args(data_root=root, span=2, allow_overlap=False,
+                                       output_dir=str(tmp_path / "out")), Console())
+    args.allow_overlap = True
+    _, summary, _ = data_check.resolve_data_root(args, Console())
+    assert "warning: data leaks into span 2's test split (--allow-overlap)" in Console.text
+    assert any(o.first == "span 1 train" for o in summary.overlaps)

@@ -46,7 +46,7 @@ def test_the_span_is_recorded_in_ml_metadata(span_runs):
     _, runs = span_runs
     store = open_store(runs["span2"][0].output_dir)
     context = _context(store, newest=1)
-    assert span_results.span_of(context) == "2"
+    assert span_results.span_of(context) == "1-2"  # the window trained on
     examples = [a for a in store.get_artifacts_by_context(context.id)
                 if a.custom_properties.get("span") is not None
                 and "/ImportExampleGen/" in a.uri]
@@ -107,9 +107,13 @@ def test_a_new_span_warm_starts_from_the_blessed_model_with_its_lengths(span_run
     assert new.warm_start and "from the latest blessed model" in given
     kept = ", ".join(f"{m} {new.max_lens[m]}" for m in ("text", "audio", "video"))
     assert kept in lengths_line  # the blessed run's own lengths
-    again, _ = data_check.span_config(config, spans.plan(root, span=2), args, _Console(),
-                                      configs.metadata_path(out), None)
-    assert not again.warm_start  # a rerun of the trained span reuses its outputs
+    # a rerun of the trained span (after a crash, say) warm-starts the same way
+    again, _ = data_check.span_config(config, spans.plan(root, span=2, window=2), args,
+                                      _Console(), configs.metadata_path(out), None)
+    assert again.warm_start and again.max_lens == new.max_lens
+    off = dataclasses.make_dataclass("A", [("no_warm_start", bool, True)])()
+    assert data_check.span_config(config, spans.plan(root, span=3), off, _Console(),
+                                  configs.metadata_path(out), None)[0] == config
 
 
 def test_msa_report_shows_the_span_the_drift_and_the_refused_span(span_runs):
@@ -118,7 +122,7 @@ def test_msa_report_shows_the_span_the_drift_and_the_refused_span(span_runs):
     _, runs = span_runs
     loaded = report.load(runs["span2"][0].output_dir, predictions=False)
     lines = loaded.span_lines
-    assert lines[0] == "data span: 2"
+    assert lines[0] == "data span: 1-2"
     assert lines[1] == "span 2 against span 1: no drift beyond the thresholds"
     assert "video 0.0" in lines[2] and "(<= 0.02)" in lines[2]
     assert not any(ln.startswith("previous span") for ln in lines)  # no run on span 1 here
@@ -126,4 +130,4 @@ def test_msa_report_shows_the_span_the_drift_and_the_refused_span(span_runs):
     assert len(skew) == 1 and "video 0." in skew[0]
     refused = [ln for ln in lines if ln.startswith("warning: a newer run")]
     assert len(refused) == 1 and "span 3" in refused[0] and "video" in refused[0]
-    assert "data span: 2" in report.summary(loaded)
+    assert "data span: 1-2" in report.summary(loaded)

@@ -129,6 +129,9 @@ def compile_pipeline(args, beam_args: List[str]) -> Dict:
     check_submission_flags(args, target)
     cron = schedule.kfp_cron(args.schedule) if args.schedule else None
     spans, thresholds = span_settings(args, target)
+    if cron and args.span:
+        raise UsageError(f"--schedule with --span {args.span}: every scheduled run would "
+                         "retrain that span; leave --span at 0 so each run reads the newest")
     serving_dir = args.serving_dir or args.pipeline_root.rstrip("/") + "/serving_model"
     warnings = [w for w in (
         storage.check_uri(args.pipeline_root, target, "--pipeline-root"),
