@@ -198,6 +198,12 @@ def test_the_oldest_release_shapes_work_too(kfp_runs):
     assert json.loads(read(outputs["outputFile"]))["artifacts"]["schema"]
 
 
+def drift_record(run):
+    """The DriftGate's record: its String artifact, a file at the artifact's URI."""
+    [drift] = run.tasks["DriftGate"].outputs["drift"]
+    return json.loads(read(drift["uri"]))
+
+
 def test_the_span_runtime_parameter_picks_the_span_folder(kfp_runs):
     run, backend = kfp_runs["runs"]["span_2"], kfp_runs["backend"]
     assert run.ok, run.failure()
@@ -205,9 +211,11 @@ def test_the_span_runtime_parameter_picks_the_span_folder(kfp_runs):
     assert fingerprint.executor_input["inputs"]["parameterValues"]["requested_span"] == 2
     assert f"{kfp_runs['spans']}: reading span 2" in read(fingerprint.log)
     gen = run.tasks["ImportExampleGen"]
-    assert gen.executor_input["inputs"]["parameterValues"]["data_span"] == 2
+    # (an Integer output read by a string setting: the executor takes int() of it)
+    assert int(gen.executor_input["inputs"]["parameterValues"]["data_span"]) == 2
     [examples] = gen.outputs["examples"]
-    assert custom(backend, examples["uri"], "span") == 2
+    # TFX hands KFP a custom property as "custom:<name>" metadata
+    assert custom(backend, examples["uri"], "custom:span") == 2
     # the examples are span 2's segments, not span 1's or 3's
     from msa_data import contract
 
@@ -216,17 +224,15 @@ def test_the_span_runtime_parameter_picks_the_span_folder(kfp_runs):
 
     assert ids(os.path.join(examples["uri"], "Split-train", "*")) == ids(
         os.path.join(contract.span_dir(kfp_runs["spans"], 2), "train.tfrecord*"))
-    # the gate's record, a String output (an output parameter on KFP)
-    record = json.loads(read(run.tasks["DriftGate"].executor_input["outputs"]["parameters"][
-        "drift"]["outputFile"]))
+    record = drift_record(run)
     assert record["span"] == 2 and record["previous_span"] == 1 and record["drifted"] == []
 
 
 def test_the_latest_span_is_resolved_at_run_time_and_a_drifted_one_stops(kfp_runs):
     run = kfp_runs["runs"]["drifted"]
     assert run.tasks["InputFingerprint"].state == "executed"
-    assert run.tasks["ImportExampleGen"].executor_input["inputs"]["parameterValues"][
-        "data_span"] == 3
+    assert int(run.tasks["ImportExampleGen"].executor_input["inputs"]["parameterValues"][
+        "data_span"]) == 3
     gate = run.tasks["DriftGate"]
     assert gate.state == "failed"
     last = read(gate.log).strip().splitlines()[-1]
@@ -240,8 +246,7 @@ def test_allow_drift_runs_a_drifted_span_on_and_records_it(kfp_runs):
     assert run.ok, run.failure()
     gate = run.tasks["DriftGate"]
     assert gate.executor_input["inputs"]["parameterValues"]["allow_drift"] == 1
-    record = json.loads(read(gate.executor_input["outputs"]["parameters"]["drift"][
-        "outputFile"]))
+    record = drift_record(run)
     assert record["span"] == 3 and record["allowed"] is True
     assert "video" in record["drifted"]
     assert record["line"].startswith("drift: span 3 against span 2: video: ")
