@@ -36,18 +36,12 @@ def _key(data_root: str) -> str:
 
 
 def _read(path: str) -> dict:
-    if "://" not in path:
-        if not os.path.exists(path):
-            return {}
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    else:
-        import tensorflow as tf
+    import tensorflow as tf  # its file systems read gs:// too
 
-        if not tf.io.gfile.exists(path):
-            return {}
-        with tf.io.gfile.GFile(path) as f:
-            text = f.read()
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        text = f.read()
     try:
         data = json.loads(text)
     except ValueError:
