@@ -123,12 +123,18 @@ def test_word_level_fusion_refuses_unaligned_lengths(rng):
 
 
 def test_word_context_starts_as_the_bag_of_words_and_reads_the_neighbours(rng):
-    layer = WordContext(channels=2, window=2, reduced=4, hidden=8)
+    layer = WordContext(channels=2, window=2, reduced=4, hidden=8, readout_stddev=0.0,
+                        reduce_l2=0.5)
     text = tf.constant(rng.normal(size=(BATCH, L, 5)), tf.float32)
     mask = np.arange(L)[None, :] < np.array([L, 5, 1, 0])[:, None]
     start = layer(text, mask).numpy()
     assert start.shape == (BATCH, L, 2) and start.dtype == np.float32
     np.testing.assert_array_equal(start, np.ones_like(start))  # no effect until learned
+    # the default read-out starts small and random: near the bag of words, off its saddle
+    nudged = WordContext(channels=2)(text, mask).numpy()
+    assert not np.allclose(nudged[mask], 1.0)
+    assert np.abs(nudged[mask] - 1.0).mean() < 0.2
+    np.testing.assert_array_equal(nudged[~mask], 1.0)
     layer.modifier.kernel.assign(tf.ones_like(layer.modifier.kernel))
     moved = layer(text, mask).numpy()
     assert not np.allclose(moved[mask], 1.0)
@@ -142,10 +148,21 @@ def test_word_context_starts_as_the_bag_of_words_and_reads_the_neighbours(rng):
     assert not np.allclose(after[0, 5], moved[0, 5]) and not np.allclose(after[0, 6], moved[0, 6])
     np.testing.assert_array_equal(after[1], moved[1])
     config = layer.get_config()
-    assert (config["channels"], config["window"], config["reduced"], config["hidden"]) == (
-        2, 2, 4, 8)
+    assert (config["channels"], config["window"], config["reduced"], config["hidden"],
+            config["readout_stddev"], config["reduce_l2"]) == (2, 2, 4, 8, 0.0, 0.5)
+    # the neighbours' reduction is weight-decayed: 0.5 * sum(w^2), one loss term
+    reduce_kernel = layer.reduce.kernel.numpy()
+    np.testing.assert_allclose(float(tf.add_n(layer.losses)),
+                               0.5 * float(np.sum(reduce_kernel ** 2)), rtol=1e-5)
+    unregularised = WordContext(reduce_l2=0.0)
+    unregularised(text, mask)
+    assert unregularised.losses == []
     with pytest.raises(ValueError, match="window"):
         WordContext(window=0)
+    with pytest.raises(ValueError, match="readout_stddev"):
+        WordContext(readout_stddev=-1.0)
+    with pytest.raises(ValueError, match="reduce_l2"):
+        WordContext(reduce_l2=-1.0)
 
 
 def test_word_context_multiplies_the_word_level_scores(rng):
@@ -162,8 +179,8 @@ def test_word_context_multiplies_the_word_level_scores(rng):
     np.testing.assert_array_equal(clone(seqs + masks).numpy(), clean)
     # a multiplier of -1 on every word flips the word-level part
     model.word_regressor.kernel.assign(tf.ones_like(model.word_regressor.kernel))
-    with_path = model(seqs + masks).numpy()
     model.context.modifier.kernel.assign(tf.zeros_like(model.context.modifier.kernel))
+    with_path = model(seqs + masks).numpy()  # multipliers of 1: the bag of words
     model.context.bias.assign(tf.ones_like(model.context.bias))
     model.context.kernel.assign(tf.zeros_like(model.context.kernel))  # gelu(bias) everywhere
     gelu_one = float(tf.nn.gelu(1.0))
