@@ -72,11 +72,10 @@ class WordContext(tf.keras.layers.Layer):
             self.reduced, use_bias=False, name="reduce", dtype=self.dtype_policy,
             kernel_regularizer=(tf.keras.regularizers.l2(self.reduce_l2)
                                 if self.reduce_l2 > 0 else None))
-        self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer=(
-            tf.keras.initializers.RandomNormal(stddev=self.readout_stddev)
-            if self.readout_stddev > 0 else "zeros"),
-                                              use_bias=False, dtype="float32",
-                                              name="modifier")
+        readout_init = (tf.keras.initializers.RandomNormal(stddev=self.readout_stddev)
+                        if self.readout_stddev > 0 else "zeros")
+        self.modifier = tf.keras.layers.Dense(self.channels, kernel_initializer=readout_init,
+                                              use_bias=False, dtype="float32", name="modifier")
 
     def build(self, input_shape):
         taps = 2 * self.window + 1
