@@ -35,9 +35,10 @@ class WordContext(tf.keras.layers.Layer):
     the negator's direction must all be found together, from a start where
     each one's gradient needs the others: a saddle. Whether a run leaves it
     depends on the initialisation. With one reduced direction and ``r`` at
-    0, 2 of 8 seeds of the word-level path never did in 40 passes over
-    7,706 context segments (and the whole model failed on 1 seed of 3), so
-    the defaults give the saddle more ways out: 4 directions (more random
+    0, seed 7 of 0-7 of the word-level path never did in 40 passes over
+    7,706 context segments (``benchmarks/word_path_seeds.py``; the whole
+    model failed on 1 seed of 3), so the defaults give the saddle more ways
+    out: 4 directions (more random
     starts that see a negator) and ``r`` drawn from N(0, ``readout_stddev``)
     instead of 0, a multiplier within a few percent of 1, so training still
     starts near the plain bag of words. Four directions read the
