@@ -60,6 +60,10 @@ def load_splits(data_root: str, max_len: int):
     """{split: (text, audio, video, mask, labels)}, padded and z-scored with train stats."""
     from msa_data import contract
 
+    missing = contract.missing_splits(data_root, SPLITS)
+    if missing:
+        raise SystemExit(f"word_path_seeds: --data-root {data_root}: no {', '.join(missing)} "
+                         f"split files; expected {contract.split_pattern('train')} and the others")
     splits = {}
     for split in SPLITS:
         segments = list(contract.read_split(os.path.join(data_root, contract.split_pattern(split))))
