@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.word_path_seeds --data-root DIR [--seeds 0 1 ...]
         [--reduced 4] [--readout-stddev 0.1] [--reduce-l2 0.1] [--epochs 40]
+        [--rival [--fit label|joint]]
 
 On ``msa-synth --function context`` data a bag of words says almost nothing
 (a negator flips the next two words, and about half the sentiment words
@@ -18,6 +19,12 @@ word-level path (:class:`~trainer.models.word_context.WordContext` ->
 3e-3, 5% warmup then cosine decay, Huber loss, clip 1.0, batch 32), about a
 minute a seed. It is a diagnostic, not the pipeline: features are z-scored
 here per dimension with train statistics, without Transform.
+
+With ``--rival`` a pooled MLP's score is added to the prediction, a small
+stand-in for the sequence-level path: ``--fit joint`` fits the sum with one
+loss (the Trainer's ``--word-path-fit joint``), ``--fit label`` trains with
+the Trainer's own :class:`~trainer.training.keras_model.WordPathOnItsOwnLoss`
+step (``--word-path-fit label``, the default).
 
 A seed counts as having learned the context when its test MAE is under half
 the constant predictor's (the issue's bar for a useful model).
@@ -52,12 +59,18 @@ def parse_args(argv=None):
     p.add_argument("--readout-stddev", type=float, default=0.1,
                    help="WordContext read-out initial std (0: starts at 0)")
     p.add_argument("--reduce-l2", type=float, default=0.1, help="WordContext L2 on the reduction")
+    p.add_argument("--rival", action="store_true",
+                   help="add a pooled MLP's score to the prediction, standing in for the "
+                        "sequence-level path (it fits a bag of words within a few passes)")
+    p.add_argument("--fit", choices=("label", "joint"), default="label",
+                   help="with --rival: label: the Trainer's WordPathOnItsOwnLoss step (the word "
+                        "path on its own loss); joint: one loss on the sum")
     p.add_argument("--json", help="also write the results here")
     return p.parse_args(argv)
 
 
 def load_splits(data_root: str, max_len: int):
-    """{split: (text, audio, video, mask, labels)}, padded and z-scored with train stats."""
+    """{split: ({modality: frames}, mask, labels)}, padded and z-scored with train stats."""
     from msa_data import contract
 
     missing = contract.missing_splits(data_root, SPLITS)
@@ -85,32 +98,89 @@ def load_splits(data_root: str, max_len: int):
     train_arrays, train_mask, _ = splits["train"]
     out = {}
     for split, (arrays, mask, labels) in splits.items():
-        scaled = []
+        scaled = {}
         for m in contract.MODALITIES:
             values = train_arrays[m][train_mask]
             values = np.where(np.isfinite(values), values, np.nan)
             mean, std = np.nanmean(values, 0), np.nanstd(values, 0) + 1e-6
             z = np.nan_to_num((arrays[m] - mean) / std)
-            scaled.append((np.clip(z, -5, 5) * mask[..., None]).astype(np.float32))
-        out[split] = (*scaled, mask, labels)
+            scaled[m] = (np.clip(z, -5, 5) * mask[..., None]).astype(np.float32)
+        out[split] = (scaled, mask, labels)
     return out
+
+
+def build_model(data, args):
+    """The word-level path (and the rival), as a Keras model over named inputs."""
+    import tensorflow as tf
+
+    from trainer.core import features
+    from trainer.models.tracing import StepsWithoutAutograph
+    from trainer.models.word_context import WordContext
+    from trainer.models.word_fusion import WordLevelFusion
+    from trainer.training.keras_model import WordPathOnItsOwnLoss
+
+    class WordPathAndRival(tf.keras.layers.Layer):
+        """``scores`` as MSASeqLevelModel's: (rival score or 0, word-level score)."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.context = WordContext(1, reduced=args.reduced,
+                                       readout_stddev=args.readout_stddev,
+                                       reduce_l2=args.reduce_l2)
+            self.word_level = WordLevelFusion(1)
+            self.word_regressor = tf.keras.layers.Dense(1, kernel_initializer="zeros")
+            self.rival = [tf.keras.layers.Dropout(0.5),
+                          tf.keras.layers.Dense(32, activation="gelu"),
+                          tf.keras.layers.Dropout(0.5), tf.keras.layers.Dense(1)]
+
+        def scores(self, inputs, training=False):
+            text, audio, video, mask = inputs[0], inputs[1], inputs[2], inputs[3]
+            mask = tf.cast(mask, tf.bool)
+            words = self.word_level(text, audio, video, mask, context=self.context(text, mask))
+            word_score = self.word_regressor(words)
+            if not args.rival:
+                return tf.zeros_like(word_score), word_score
+            weights = tf.cast(mask, tf.float32)[..., None]
+            count = tf.maximum(tf.reduce_sum(weights, 1), 1.0)
+            pooled = tf.concat([tf.reduce_sum(x * weights, 1) / count
+                                for x in (text, audio, video)], -1)
+            for layer in self.rival:
+                pooled = layer(pooled, training=training)
+            return pooled, word_score
+
+        def call(self, inputs, training=False):
+            rival_score, word_score = self.scores(inputs, training=training)
+            return rival_score + word_score
+
+    inputs = {}
+    for key in features.model_input_keys():
+        modality = key.split("_")[0]
+        shape = (data["train"][0][modality].shape[1:] if key == modality
+                 else data["train"][1].shape[1:])
+        inputs[key] = tf.keras.Input(shape=shape, dtype=tf.float32 if key == modality
+                                     else tf.int64, name=key)
+    core = WordPathAndRival(name="word_path_and_rival")
+    output = core(tuple(inputs[k] for k in features.model_input_keys()))
+    if args.rival and args.fit == "label":
+        model = WordPathOnItsOwnLoss(inputs=inputs, outputs=output)
+        model.core_name = core.name
+        return model
+    return StepsWithoutAutograph(inputs=inputs, outputs=output)
+
+
+def model_inputs(split) -> dict:
+    from trainer.core import features
+
+    arrays, mask = split[0], split[1].astype(np.int64)
+    return {k: (arrays[k] if k in arrays else mask) for k in features.model_input_keys()}
 
 
 def train_seed(data, seed: int, args) -> dict:
     import tensorflow as tf
 
-    from trainer.models.word_context import WordContext
-    from trainer.models.word_fusion import WordLevelFusion
-
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(seed)
-    text, audio, video, mask = [tf.keras.Input(shape=a.shape[1:], dtype=a.dtype)
-                                for a in data["train"][:4]]
-    context = WordContext(1, reduced=args.reduced, readout_stddev=args.readout_stddev,
-                          reduce_l2=args.reduce_l2)(text, mask)
-    words = WordLevelFusion(1)(text, audio, video, mask, context=context)
-    prediction = tf.keras.layers.Dense(1, kernel_initializer="zeros")(words)
-    model = tf.keras.Model([text, audio, video, mask], prediction)
+    model = build_model(data, args)
     n_train = len(data["train"][-1])
     steps = args.epochs * int(np.ceil(n_train / 32))
     warmup = int(0.05 * steps)
@@ -119,10 +189,10 @@ def train_seed(data, seed: int, args) -> dict:
     model.compile(tf.keras.optimizers.AdamW(schedule, weight_decay=1e-4, global_clipnorm=1.0),
                   loss=tf.keras.losses.Huber())
     started = time.perf_counter()
-    history = model.fit(list(data["train"][:4]), data["train"][-1], batch_size=32,
+    history = model.fit(model_inputs(data["train"]), data["train"][-1], batch_size=32,
                         epochs=args.epochs, verbose=0,
-                        validation_data=(list(data["valid"][:4]), data["valid"][-1]))
-    scores = model.predict(list(data["test"][:4]), verbose=0)[:, 0]
+                        validation_data=(model_inputs(data["valid"]), data["valid"][-1]))
+    scores = model.predict(model_inputs(data["test"]), verbose=0)[:, 0]
     return {"seed": seed, "test_mae": float(np.mean(np.abs(scores - data["test"][-1]))),
             "val_loss_every_5": [round(v, 3) for v in history.history["val_loss"][::5]],
             "seconds": round(time.perf_counter() - started, 1)}

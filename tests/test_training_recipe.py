@@ -150,7 +150,8 @@ def test_steps_without_autograph_train_the_same_model(policy):
     assert ours_logs == logs
     assert ours.predict(np.ones((2, 8), np.float32), verbose=0).shape == (2, 1)
     small = TrainerConfig(model_dim=16, num_heads=2, ff_dim=32, n_layers_mod=1)
-    assert type(build_keras_model(small.resolve_alignment(True))) is StepsWithoutAutograph
+    # The default's subclass (the word-level path on its own loss) keeps these steps.
+    assert isinstance(build_keras_model(small.resolve_alignment(True)), StepsWithoutAutograph)
 
 
 def test_xla_training_is_deterministic_and_logs_the_metrics():

@@ -93,6 +93,11 @@ class TrainerConfig:
         "multiplies its score (negation, intensifiers); auto: on for word-aligned data, off "
         "for unaligned data (where it cost more than it gave: docs/model.md)",
         choices=ALIGNED_OPTION_VALUES)
+    word_path_fit: str = setting(
+        "label", "with word-level fusion (seq_level): label: the word-level path is fitted to "
+        "the label on its own loss and the sequence-level path to what it leaves (context "
+        "is learned on every seed measured: docs/model.md); joint: both fitted together "
+        "to the summed prediction", choices=("label", "joint"))
     causal: bool = setting(False, "causal self-attention in the encoders (the seed's "
                            "look-ahead mask)")
     # data shape, shared with Transform (set by --text-dim and --max-lens)

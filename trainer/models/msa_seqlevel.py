@@ -150,6 +150,18 @@ class MSASeqLevelModel(tf.keras.Model):
 
     @traced_without_autograph
     def call(self, inputs, training=False):
+        sequence_score, word_score = self.scores(inputs, training=training)
+        return sequence_score if word_score is None else sequence_score + word_score
+
+    @tf.autograph.experimental.do_not_convert
+    def scores(self, inputs, training=False):
+        """The prediction's two terms: ``(sequence_score, word_score)``.
+
+        Each ``(batch, 1)`` float32; ``word_score`` is None without the
+        word-level path. ``call`` returns their sum; the Trainer reads the
+        word-level term alone for its auxiliary loss
+        (:class:`~trainer.training.keras_model.WordPathSupervision`).
+        """
         if not isinstance(inputs, (tuple, list)) or len(inputs) not in (3, 6):
             got = (f"a {type(inputs).__name__} of length {len(inputs)}"
                    if isinstance(inputs, (tuple, list)) else type(inputs).__name__)
@@ -171,20 +183,20 @@ class MSASeqLevelModel(tf.keras.Model):
             text, audio, video, text_mask=masks[0], audio_mask=masks[1],
             video_mask=masks[2], training=training)
         fused = self.fusion_head([text, audio, video], masks, training=training)
-        prediction = self.regressor(fused)
-        if self.word_level is not None:
-            # Word steps are the text's; aligned audio/video frames share them,
-            # unaligned ones are pooled onto them first.
-            audio, video = sequences[1], sequences[2]
-            if self.aligners is not None:
-                audio, video = [aligner(sequences[0], frames, masks[0], mask)
-                                for aligner, frames, mask in zip(
-                                    self.aligners, sequences[1:], masks[1:])]
-            context = (None if self.context is None
-                       else self.context(sequences[0], masks[0]))
-            words = self.word_level(sequences[0], audio, video, masks[0], context=context)
-            prediction = prediction + self.word_regressor(words)
-        return prediction
+        sequence_score = self.regressor(fused)
+        if self.word_level is None:
+            return sequence_score, None
+        # Word steps are the text's; aligned audio/video frames share them,
+        # unaligned ones are pooled onto them first.
+        audio, video = sequences[1], sequences[2]
+        if self.aligners is not None:
+            audio, video = [aligner(sequences[0], frames, masks[0], mask)
+                            for aligner, frames, mask in zip(
+                                self.aligners, sequences[1:], masks[1:])]
+        context = (None if self.context is None
+                   else self.context(sequences[0], masks[0]))
+        words = self.word_level(sequences[0], audio, video, masks[0], context=context)
+        return sequence_score, self.word_regressor(words)
 
     def get_config(self):
         # tf.keras.Model.get_config() returns {} for subclassed models.
