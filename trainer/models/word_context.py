@@ -36,16 +36,18 @@ class WordContext(tf.keras.layers.Layer):
     each one's gradient needs the others: a saddle. Whether a run leaves it
     depends on the initialisation. With one reduced direction and ``r`` at
     0, seed 7 of 0-7 of the word-level path never did in 40 passes over
-    7,706 context segments (``benchmarks/word_path_seeds.py``; the whole
-    model failed on 1 seed of 3), so the defaults give the saddle more ways
-    out: 4 directions (more random
+    7,706 context segments (``benchmarks/word_path_seeds.py``), so the
+    defaults give the saddle more ways out: 4 directions (more random
     starts that see a negator) and ``r`` drawn from N(0, ``readout_stddev``)
     instead of 0, a multiplier within a few percent of 1, so training still
     starts near the plain bag of words. Four directions read the
     neighbours' noise too, which memorised the built-in word-aligned data
     (where context does not matter): L2 weight decay ``reduce_l2`` on the
     reduction keeps them to what the labels pay for. docs/model.md has the
-    measurements.
+    measurements. In the whole model the path must also be fitted on its
+    own loss (:class:`~trainer.training.keras_model.WordPathOnItsOwnLoss`):
+    fitted jointly with the sequence-level path, it stayed on the saddle on
+    one seed of three with either version of this layer.
 
     Shapes: ``text`` ``(batch, L, text_dim)``, ``mask`` ``(batch, L)``
     (True = a valid word). Output ``(batch, L, channels)`` in float32; a
