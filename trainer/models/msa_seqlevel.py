@@ -158,9 +158,9 @@ class MSASeqLevelModel(tf.keras.Model):
         """The prediction's two terms: ``(sequence_score, word_score)``.
 
         Each ``(batch, 1)`` float32; ``word_score`` is None without the
-        word-level path. ``call`` returns their sum; the Trainer reads the
-        word-level term alone for its auxiliary loss
-        (:class:`~trainer.training.keras_model.WordPathSupervision`).
+        word-level path. ``call`` returns their sum; the Trainer fits the
+        word-level term on its own loss
+        (:class:`~trainer.training.keras_model.WordPathOnItsOwnLoss`).
         """
         if not isinstance(inputs, (tuple, list)) or len(inputs) not in (3, 6):
             got = (f"a {type(inputs).__name__} of length {len(inputs)}"
