@@ -152,13 +152,12 @@ def build_model(data, args):
             rival_score, word_score = self.scores(inputs, training=training)
             return rival_score + word_score
 
+    frames, mask = data["train"][0], data["train"][1]
     inputs = {}
-    for key in features.model_input_keys():
-        modality = key.split("_")[0]
-        shape = (data["train"][0][modality].shape[1:] if key == modality
-                 else data["train"][1].shape[1:])
-        inputs[key] = tf.keras.Input(shape=shape, dtype=tf.float32 if key == modality
-                                     else tf.int64, name=key)
+    for m in frames:  # the Trainer's input names: text, ..., text_mask, ...
+        inputs[m] = tf.keras.Input(shape=frames[m].shape[1:], dtype=tf.float32, name=m)
+        key = features.mask_key(m)
+        inputs[key] = tf.keras.Input(shape=mask.shape[1:], dtype=tf.int64, name=key)
     core = WordPathAndRival(name="word_path_and_rival")
     output = core(tuple(inputs[k] for k in features.model_input_keys()))
     if args.rival and args.fit == "label":
