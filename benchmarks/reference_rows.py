@@ -11,8 +11,10 @@ Computed from the raw contract files (no model, no TFX):
 
 and, for the built-in data, the rows its known function gives
 (``noise_floor.json``): the noise floor, the exact text part alone and the
-pooled oracle, and on unaligned data the known function with frames aligned
-to words by relative position (:func:`msa_data.synth_reference.reference_maes`).
+pooled oracle, on unaligned data the known function with frames aligned
+to words by relative position, and the known gates with the word's
+sentiment direction learned by ridge
+(:func:`msa_data.synth_reference.reference_maes`).
 
 Ridge uses z-scored features (train statistics, non-finite values as the
 mean) and picks its penalty on the valid split.
@@ -89,7 +91,9 @@ def reference_rows(data_root: str) -> List[dict]:
                           ("pooled_oracle", "known function: pooled oracle"),
                           ("proportional_alignment",
                            "known function, frames aligned by relative position"),
-                          ("bag_of_words", "known function without negation (bag of words)")):
+                          ("bag_of_words", "known function without negation (bag of words)"),
+                          ("learned_word_direction",
+                           "known gates, word direction learned (ridge)")):
             if key in known:
                 rows.append({"name": name, "source": "noise_floor.json", "test_mae": known[key]})
         rows.append({"name": "noise floor (the known function itself)",

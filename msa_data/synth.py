@@ -83,6 +83,7 @@ from msa_data.synth_features import (
     make_segment,
     sentiment_parts,
     video_cue,
+    word_weights,
 )
 from msa_data.synth_io import _check_output, _install, _write_records
 from msa_data.synth_plan import (
@@ -96,6 +97,7 @@ from msa_data.synth_spans import shift_video_frames, span_rng  # noqa: E402
 from msa_data.synth_unaligned import (
     make_unaligned_segment,
     proportional_estimate,
+    proportional_word_weights,
     unaligned_sentiment_parts,
 )
 
@@ -262,6 +264,9 @@ def generate(
                 if unaligned:
                     row["proportional_alignment"] = proportional_estimate(
                         s.text, s.audio, s.video, seed, function)
+                weights = (proportional_word_weights if unaligned else word_weights)(
+                    s.text, s.audio, s.video, seed, function)
+                row["weighted_words"] = weights @ np.asarray(s.text, dtype=np.float64)
                 if function == "context" and syn.frame_words is None:
                     row["bag_of_words"] = sum(sentiment_parts(
                         s.text, s.audio, s.video, seed, "gated"))

@@ -178,6 +178,17 @@ def sentiment_parts(
     return float((c * sign).sum()), float((c * (weight - sign)).sum())
 
 
+def word_weights(text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0,
+                 function: str = DEFAULT_FUNCTION) -> np.ndarray:
+    """``w(e_t, g_t)`` (with ``n_t`` for ``context``) of each word of a word-aligned segment.
+
+    Read from the written features: the known gates, for the reference row
+    that must learn only the word's sentiment direction.
+    """
+    negated = negated_in_text(text, seed) if function == "context" else None
+    return cross_weight(audio_cue(audio), video_cue(video), function, negated)
+
+
 def sentiment_function(
     text: np.ndarray, audio: np.ndarray, video: np.ndarray, seed: int = 0,
     function: str = DEFAULT_FUNCTION,

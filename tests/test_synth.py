@@ -228,6 +228,36 @@ def test_noise_floor_matches_sigma_and_written_features(full_mosi):
     assert result["test_mae_noise_floor"] == pytest.approx(expected, abs=0.03)
 
 
+def test_learned_word_direction_row_costs_little_with_exact_gates(full_mosi):
+    _, result, _ = full_mosi
+    refs, floor = result["reference_test_mae"], result["test_mae_noise_floor"]
+    # aligned data: the gates are each word's own cues, so learning the 300
+    # weights of the word direction from 1,284 segments is all that is left
+    assert floor < refs["learned_word_direction"] < 1.25 * floor
+
+
+def test_ridge_reference_picks_its_penalty_on_the_valid_split():
+    from msa_data.synth_reference import reference_maes
+
+    rng = np.random.default_rng(0)
+    beta = rng.normal(size=50)
+
+    def rows(n, noise):
+        x = rng.normal(size=(n, 50))
+        y = x @ beta + rng.normal(0.0, noise, n)
+        return [{"label": float(yi), "text_part": 0.0, "audio_rate": 0.0, "video_rate": 0.0,
+                 "weighted_words": xi} for xi, yi in zip(x, y)]
+
+    many = reference_maes({"train": rows(2000, 0.1), "valid": rows(200, 0.1),
+                           "test": rows(500, 0.1)})
+    # plenty of data: ridge finds beta, the error is the noise's (0.1 * 0.80)
+    assert many["learned_word_direction"] == pytest.approx(0.08, rel=0.15)
+    few = reference_maes({"train": rows(40, 0.1), "valid": rows(200, 0.1),
+                          "test": rows(500, 0.1)})
+    # fewer segments than weights: worse, but the valid split keeps it below a constant
+    assert many["learned_word_direction"] < few["learned_word_direction"] < few["constant"]
+
+
 def test_cross_part_depends_on_alignment(full_mosi):
     _, _, segments = full_mosi
     rng = np.random.default_rng(7)
@@ -388,6 +418,8 @@ def test_unaligned_data_and_its_reference_rows(tmp_path):
     # and worse than the noise floor (timing is not in the files)
     assert result["test_mae_noise_floor"] < refs["proportional_alignment"] < refs["text_part"]
     assert refs["text_part"] < refs["constant"]
+    # with those gates and the word direction learned, worse than knowing it
+    assert refs["proportional_alignment"] < refs["learned_word_direction"] < refs["constant"]
     segments = list(contract.read_split(contract.split_path(out, "test")))
     assert any(len(s.audio) != len(s.text) for s in segments)
     again = str(tmp_path / "again")
