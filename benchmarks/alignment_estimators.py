@@ -22,27 +22,45 @@ its relative time in words (``(j + 0.5) / m * n``):
 * ``gaussian S``: the share of cue frames, weighted by a Gaussian of S words
   around its centre (a soft alignment of fixed width);
 * ``nearest sentiment word K``: each cue frame goes to the nearest word
-  with ``c_t != 0`` within K words (only those words' cues count in ``f``).
+  with ``c_t != 0`` within K words (only those words' cues count in ``f``);
+* ``posterior over word durations``: each word's posterior probability of
+  the cue under the generator's own model (:func:`duration_posterior`).
 
-The lower the test MAE, the better the guess; the noise floor is what the
-true frame-to-word map gives.
+A second column gives each guess's gates ``1 + e_t + g_t`` to a word score
+whose direction is learned by ridge (the ``learned_word_direction``
+reference row, which uses relative position). The lower the test MAE, the
+better the guess; the noise floor is what the true frame-to-word map gives.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 
 from msa_data import contract
-from msa_data.synth_features import audio_cue, cue_direction, video_cue
-from msa_data.synth_unaligned import proportional_words
+from msa_data.synth_features import (
+    CUE_WORD_AUDIO_P,
+    CUE_WORD_VIDEO_P,
+    DISTRACTOR_CUE_P,
+    audio_cue,
+    cue_direction,
+    video_cue,
+)
+from msa_data.synth_reference import ridge_test_mae
+from msa_data.synth_unaligned import (
+    FRAME_RATES,
+    WORD_DURATION_LOG_SD,
+    proportional_words,
+)
 
-# A guess: (cue flag of each frame, word count, word values c) -> per-word cue in [0, 1].
-Guess = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
+# A guess: (cue flag of each frame, word count, word values c, modality) -> per-word cue in [0, 1].
+Guess = Callable[[np.ndarray, int, np.ndarray, str], np.ndarray]
+CUE_WORD_P = {"audio": CUE_WORD_AUDIO_P, "video": CUE_WORD_VIDEO_P}
 
 
 def _distance(n_frames: int, n_words: int) -> np.ndarray:
@@ -51,26 +69,26 @@ def _distance(n_frames: int, n_words: int) -> np.ndarray:
     return frame_at[None, :] - (np.arange(n_words) + 0.5)[:, None]
 
 
-def relative_position(flags, n, c):
+def relative_position(flags, n, c, modality=None):
     words = proportional_words(len(flags), n)
     return np.bincount(words[flags], minlength=n)[:n] > 0
 
 
 def window(k: float) -> Guess:
-    def guess(flags, n, c):
+    def guess(flags, n, c, modality=None):
         return ((np.abs(_distance(len(flags), n)) <= k) & flags[None, :]).any(axis=1) * 1.0
     return guess
 
 
 def gaussian(width: float) -> Guess:
-    def guess(flags, n, c):
+    def guess(flags, n, c, modality=None):
         weight = np.exp(-0.5 * (_distance(len(flags), n) / width) ** 2)
         return (weight * flags[None, :]).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-12)
     return guess
 
 
 def nearest_sentiment_word(k: float) -> Guess:
-    def guess(flags, n, c):
+    def guess(flags, n, c, modality=None):
         out = np.zeros(n)
         words = np.flatnonzero(np.abs(c) > 1e-6)
         if len(words):
@@ -83,28 +101,96 @@ def nearest_sentiment_word(k: float) -> Guess:
     return guess
 
 
+@functools.lru_cache(maxsize=None)
+def frames_per_word(modality: str, max_frames: int = 40) -> np.ndarray:
+    """P(a word has k frames), k = 0..max_frames: the generator's durations at a random phase."""
+    rng = np.random.default_rng(0)
+    duration = rng.lognormal(0.0, WORD_DURATION_LOG_SD, 400_000)
+    counts = np.floor(duration * FRAME_RATES[modality] + rng.random(duration.size)).astype(int)
+    return np.bincount(np.minimum(counts, max_frames), minlength=max_frames + 1) / counts.size
+
+
+def duration_posterior(flags, n, c, modality):
+    """P(word t shows the cue) under the generator's own model of word durations.
+
+    An explicit-duration hidden semi-Markov model over the words, in order:
+    word ``t`` takes ``k`` frames with the generator's probability
+    (:func:`frames_per_word`, each word independent), all its frames show
+    the cue or none do, and it carries the cue with the generator's prior
+    (higher at sentiment words, ``c_t != 0``). Forward-backward over the
+    frames gives each word's posterior: the best guess this generator
+    allows from one modality's frames alone.
+    """
+    m = len(flags)
+    pmf = frames_per_word(modality)
+    prior = np.where(np.abs(c) > 1e-6, CUE_WORD_P[modality], DISTRACTOR_CUE_P)
+    flagged = np.concatenate([[0], np.cumsum(flags)])
+
+    def likelihood(t, k):  # (m + 1 - k,): word t over frames [a, a + k), for each start a
+        hits = flagged[k:] - flagged[:m + 1 - k]
+        if k == 0:
+            return np.ones(m + 1)
+        return np.where(hits == k, prior[t], 0.0) + np.where(hits == 0, 1.0 - prior[t], 0.0)
+
+    ks = range(min(len(pmf), m + 1))
+    forward = np.zeros((n + 1, m + 1))
+    forward[0, 0] = 1.0
+    for t in range(n):
+        for k in ks:
+            forward[t + 1, k:] += forward[t, :m + 1 - k] * pmf[k] * likelihood(t, k)
+        forward[t + 1] /= max(forward[t + 1].sum(), 1e-300)
+    backward = np.zeros((n + 1, m + 1))
+    backward[n, m] = 1.0
+    out = np.zeros(n)
+    for t in range(n - 1, -1, -1):
+        cue = total = 0.0
+        for k in ks:
+            term = pmf[k] * likelihood(t, k) * backward[t + 1, k:]
+            backward[t, :m + 1 - k] += term
+            joint = forward[t, :m + 1 - k] * term
+            total += joint.sum()
+            if k > 0:
+                shown = (flagged[k:] - flagged[:m + 1 - k]) == k
+                cue += joint[shown].sum()
+        backward[t] /= max(backward[t].sum(), 1e-300)
+        out[t] = cue / total if total > 0 else 0.0
+    return out
+
+
 GUESSES: Dict[str, Guess] = {
     "relative position": relative_position,
     **{f"window {k}": window(k) for k in (0.75, 1.0, 1.5)},
     **{f"gaussian {s}": gaussian(s) for s in (0.2, 0.35, 0.5, 0.75, 1.0)},
     **{f"nearest sentiment word {k}": nearest_sentiment_word(k) for k in (0.5, 1.0, 2.0)},
+    "posterior over word durations": duration_posterior,
 }
 
 
-def readout_mae(data_root: str, guess: Guess, seed: int) -> float:
-    rows = {}
-    for split in ("train", "test"):
-        values = []
+def guess_maes(data_root: str, guess: Guess, seed: int) -> Tuple[float, float]:
+    """``(known word values, learned word direction)`` test MAEs with ``guess``'s cues.
+
+    The first reads the guess out with the known ``c_t`` (``[1, sum c_t, sum
+    c_t e_t, sum c_t g_t]``, least squares); the second gives the known gate
+    ``1 + e_t + g_t`` and learns the word direction by ridge, as the
+    ``learned_word_direction`` reference row does with relative position.
+    """
+    readout, weighted = {}, {}
+    for split in contract.SPLITS:
+        values, words = [], []
         for s in contract.read_split(contract.split_path(data_root, split)):
             text = np.nan_to_num(np.asarray(s.text, dtype=np.float64))
             n = len(text)
             c = text @ cue_direction(seed, text.shape[1])
-            e = guess(audio_cue(np.nan_to_num(s.audio)), n, c)
-            g = guess(video_cue(s.video), n, c)
+            e = guess(audio_cue(np.nan_to_num(s.audio)), n, c, "audio")
+            g = guess(video_cue(s.video), n, c, "video")
             values.append([1.0, c.sum(), (c * e).sum(), (c * g).sum(), s.label])
-        rows[split] = np.asarray(values)
-    coef = np.linalg.lstsq(rows["train"][:, :4], rows["train"][:, 4], rcond=None)[0]
-    return float(np.mean(np.abs(rows["test"][:, :4] @ coef - rows["test"][:, 4])))
+            words.append((1.0 + e + g) @ text)
+        readout[split] = np.asarray(values)
+        weighted[split] = (np.asarray(words), readout[split][:, 4])
+    train, test = readout["train"], readout["test"]
+    coef = np.linalg.lstsq(train[:, :4], train[:, 4], rcond=None)[0]
+    known = float(np.mean(np.abs(test[:, :4] @ coef - test[:, 4])))
+    return known, ridge_test_mae(weighted)
 
 
 def main(argv=None) -> int:
@@ -121,9 +207,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"alignment_estimators: --data-root {args.data_root}: expected "
                          f"unaligned data of the default function (msa-synth --unaligned)")
     print(f"noise floor (the true frame-to-word map): {floor['test_mae_noise_floor']:.4f}")
+    print(f"{'guess':<30} {'known c_t':>10} {'learned u':>10}   (test MAE)")
     for name, guess in GUESSES.items():
-        print(f"{name:<28} test MAE {readout_mae(args.data_root, guess, floor['seed']):.4f}",
-              flush=True)
+        known, learned = guess_maes(args.data_root, guess, floor["seed"])
+        print(f"{name:<30} {known:>10.4f} {learned:>10.4f}", flush=True)
     return 0
 
 

@@ -44,8 +44,8 @@ def reference_maes(parts: Mapping[str, Sequence[dict]]) -> Dict[str, float]:
       its penalty picked on the valid split. The gates are given and only
       the words' sentiment direction (``u``, one weight per text dimension)
       is learned from the train split: the error a model whose word scores
-      are linear in the text cannot go below with this many segments, once
-      its gates are as good as the timing allows.
+      are linear in the text cannot go below with this many segments and
+      those gates.
     """
     def design(rows, kind):
         get = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
@@ -72,7 +72,7 @@ def reference_maes(parts: Mapping[str, Sequence[dict]]) -> Dict[str, float]:
         x_test, y_test = design(parts["test"], kind)
         result[kind] = float(np.mean(np.abs(x_test @ coef - y_test)))
     if "weighted_words" in parts["train"][0] and parts.get("valid"):
-        result["learned_word_direction"] = _ridge_test_mae(
+        result["learned_word_direction"] = ridge_test_mae(
             {split: (np.array([r["weighted_words"] for r in rows], dtype=np.float64),
                      np.array([r["label"] for r in rows], dtype=np.float64))
              for split, rows in parts.items()})
@@ -82,7 +82,7 @@ def reference_maes(parts: Mapping[str, Sequence[dict]]) -> Dict[str, float]:
 RIDGE_PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-def _ridge_test_mae(splits: Mapping[str, tuple]) -> float:
+def ridge_test_mae(splits: Mapping[str, tuple]) -> float:
     """Test MAE of ridge on ``splits[s] = (x, y)``, its penalty picked on the valid split."""
     x_train, y_train = splits["train"]
     x_mean, y_mean = x_train.mean(axis=0), y_train.mean()

@@ -138,9 +138,10 @@ def proportional_word_weights(text, audio, video, seed: int = 0,
                               function: str = DEFAULT_FUNCTION) -> np.ndarray:
     """Each word's ``w(e_t, g_t)`` (``n_t`` included) with frames mapped by proportional position.
 
-    The best gates known without the timing (wider or softer windows, or
-    giving each cue to the nearest sentiment word, were measured worse on
-    the built-in data; docs/model.md).
+    The gates of the ``learned_word_direction`` reference row on unaligned
+    data. Other timing-free guesses are scored in
+    ``benchmarks/alignment_estimators.py``: wider or softer windows do
+    worse, a posterior over word durations better (docs/model.md).
     """
     text = np.asarray(text, dtype=np.float64)
     n = text.shape[0]
