@@ -201,6 +201,11 @@ def main(argv=None) -> int:
     if not os.path.exists(floor_path):
         raise SystemExit(f"alignment_estimators: --data-root {args.data_root}: no "
                          f"noise_floor.json; expected the output of msa-synth --unaligned")
+    missing = contract.missing_splits(args.data_root, contract.SPLITS)
+    if missing:
+        raise SystemExit(f"alignment_estimators: --data-root {args.data_root}: no "
+                         f"{', '.join(missing)} split files; expected "
+                         f"{contract.split_pattern('train')} and the others")
     with open(floor_path, encoding="utf-8") as f:
         floor = json.load(f)
     if floor.get("aligned", True) or floor["function"]["name"] != "gated":

@@ -53,3 +53,12 @@ def test_refuses_word_aligned_data(tmp_path, capsys):
     synth.generate(aligned, size="mosi", seed=0, limit_per_split=20)
     with pytest.raises(SystemExit, match="--data-root .*expected unaligned data"):
         est.main(["--data-root", aligned])
+
+
+def test_refuses_a_folder_without_its_split_files(tmp_path, unaligned):
+    out, _ = unaligned
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "noise_floor.json").write_bytes(open(f"{out}/noise_floor.json", "rb").read())
+    with pytest.raises(SystemExit, match="--data-root .*no train, valid, test split files"):
+        est.main(["--data-root", str(partial)])
