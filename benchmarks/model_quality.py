@@ -53,6 +53,7 @@ ROWS: Dict[str, tuple] = {
     "seq_level, no word-level fusion": ("default", {"word_fusion": "off"}),
     "seq_level, no word context": ("default", {"word_context": "off"}),
     "seq_level + shared positions": ("default", {"shared_positions": "on"}),
+    "seq_level, segmental alignment": ("default", {"word_alignment": "segmental"}),
     "pooled": ("default", {"architecture": "pooled"}),
     "text_only": ("default", {"architecture": "text_only"}),
     "text_only, no word scores": ("default", {"architecture": "text_only", "word_fusion": "off"}),

@@ -25,7 +25,8 @@ from msa_data import contract
 # when the train split is aligned (checked by the Trainer), off otherwise.
 ALIGNED_OPTION_VALUES = ("auto", "on", "off")
 ALIGNED_OPTIONS = ("shared_positions", "word_fusion", "word_context")
-WORD_ALIGNMENT_VALUES = ("auto", "steps", "soft")
+WORD_ALIGNMENTS = ("steps", "soft", "segmental")
+WORD_ALIGNMENT_VALUES = ("auto",) + WORD_ALIGNMENTS
 
 # The checks a numeric setting can carry (see setting()).
 POSITIVE_INT = "a positive integer"
@@ -83,8 +84,10 @@ class TrainerConfig:
         "frames (see --word-alignment); auto: on", choices=ALIGNED_OPTION_VALUES)
     word_alignment: str = setting(
         "auto", "where the word-level path finds a word's frames: steps (word-aligned data, "
-        "step t is word t) or soft (unaligned data: learned soft alignment on normalised "
-        "time); auto: steps when the train split is word-aligned, else soft",
+        "step t is word t); for unaligned data soft (learned soft alignment on normalised "
+        "time) or segmental (a segmentation of the frames into words, fitted to the frames: "
+        "word durations, and a word's frames share its state); auto: steps when the train "
+        "split is word-aligned, else soft",
         choices=WORD_ALIGNMENT_VALUES)
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)

@@ -7,6 +7,7 @@ import numbers
 import tensorflow as tf
 
 from msa_data.contract import MODALITIES
+from trainer.core.config import WORD_ALIGNMENTS
 from trainer.models.alignment import SoftWordAlignment
 from trainer.models.encoder import ModalityEncoder, per_modality_lengths
 from trainer.models.fusion import AdaptiveFusionHead, CrossModalFusion
@@ -15,6 +16,7 @@ from trainer.models.positional import (
     as_bool_mask,
     create_padding_mask,
 )
+from trainer.models.segmental_alignment import SegmentalWordAlignment
 from trainer.models.tracing import traced_without_autograph
 from trainer.models.word_context import WordContext
 from trainer.models.word_fusion import WordLevelFusion
@@ -55,9 +57,11 @@ class MSASeqLevelModel(tf.keras.Model):
 
     ``word_alignment`` says where a word's audio and video frames are for
     that path: ``"steps"`` (word-aligned data: step ``t`` of every modality
-    is word ``t``) or ``"soft"`` (unaligned data: a learned
-    :class:`SoftWordAlignment` per modality pools the frames onto the word
-    steps; any lengths).
+    is word ``t``), or for unaligned data (any lengths) one aligner per
+    modality that pools the frames onto the word steps: ``"soft"`` (a
+    learned :class:`SoftWordAlignment`) or ``"segmental"`` (a
+    :class:`SegmentalWordAlignment`, fitted to the frames by maximum
+    likelihood through its own loss).
 
     ``word_context`` (with ``word_fusion``): a :class:`WordContext` reads
     each word's neighbours and multiplies its word-level score, so the path
@@ -99,8 +103,9 @@ class MSASeqLevelModel(tf.keras.Model):
         self.word_fusion_channels = int(word_fusion_channels)
         self.word_context = bool(word_context)
         self.causal = bool(causal)
-        if word_alignment not in ("steps", "soft"):
-            raise ValueError(f"word_alignment: expected 'steps' or 'soft', got {word_alignment!r}")
+        if word_alignment not in WORD_ALIGNMENTS:
+            raise ValueError(f"word_alignment: expected one of {', '.join(WORD_ALIGNMENTS)}, "
+                             f"got {word_alignment!r}")
         self.word_alignment = word_alignment
         aligned = len(set(self.seq_lens.values())) == 1
         step_options = ["shared_positions"] + (["word_fusion"] if word_alignment == "steps" else [])
@@ -136,6 +141,10 @@ class MSASeqLevelModel(tf.keras.Model):
         self.aligners = self.context = None
         if self.word_fusion and self.word_alignment == "soft":
             self.aligners = [SoftWordAlignment(self.model_dim, name=f"{m}_to_words", **sub)
+                             for m in MODALITIES[1:]]
+        if self.word_fusion and self.word_alignment == "segmental":
+            # float32 whatever the policy (its own __init__ sets it).
+            self.aligners = [SegmentalWordAlignment(self.input_dims[m], name=f"{m}_to_words")
                              for m in MODALITIES[1:]]
         if self.word_fusion and self.word_context:
             self.context = WordContext(self.word_fusion_channels, name="word_context", **sub)
@@ -190,7 +199,7 @@ class MSASeqLevelModel(tf.keras.Model):
         # unaligned ones are pooled onto them first.
         audio, video = sequences[1], sequences[2]
         if self.aligners is not None:
-            audio, video = [aligner(sequences[0], frames, masks[0], mask)
+            audio, video = [aligner(sequences[0], frames, masks[0], mask, training=training)
                             for aligner, frames, mask in zip(
                                 self.aligners, sequences[1:], masks[1:])]
         context = (None if self.context is None

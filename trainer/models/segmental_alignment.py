@@ -1,0 +1,310 @@
+"""Segmental alignment of unaligned frames to words, fitted to the frames."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import tensorflow as tf
+
+from trainer.models.positional import as_bool_mask
+
+# log(0) stand-in: far below any real log-probability, finite so that
+# float32 sums of a few of them stay finite.
+_LOG_ZERO = -1e9
+
+
+def _later(x: tf.Tensor, k: int, axis: int = 1, fill: float = 0.0) -> tf.Tensor:
+    """``x`` moved ``k`` places later along ``axis``; the first ``k`` places hold ``fill``."""
+    if k == 0:
+        return x
+    shape = tf.shape(x)
+    moved = tf.minimum(k, shape[axis])  # k may pass the end of a short batch
+    head = tf.fill(tf.concat([shape[:axis], [moved], shape[axis + 1:]], 0),
+                   tf.cast(fill, x.dtype))
+    body = tf.gather(x, tf.range(shape[axis] - moved), axis=axis)
+    return tf.concat([head, body], axis)
+
+
+def _earlier(x: tf.Tensor, k: int) -> tf.Tensor:
+    """``x`` moved ``k`` places earlier along axis 1; the last ``k`` places hold 0."""
+    if k == 0:
+        return x
+    return tf.concat([x[:, k:], tf.zeros_like(x[:, :k])], 1)
+
+
+@tf.keras.utils.register_keras_serializable(package="msa")
+class SegmentalWordAlignment(tf.keras.layers.Layer):
+    """Pools one modality's frames onto the words by a segmentation fitted to the frames.
+
+    A hidden semi-Markov model of the frames given the words. The ``n``
+    valid words take the ``m`` valid frames in order, word ``t`` a run of
+    ``k_t >= 0`` consecutive frames (a short word may fall between two
+    frames). Its two parts are what relative position lacks:
+
+    * **durations**: ``k_t`` is a lognormal word duration in units of the
+      segment's own frames a word, ``m / n``, rounded; log-mean and log-sd
+      are learned;
+    * **a word's frames share its state**: each word is in one of two
+      states (a cue shown or not: a stressed word, a smile), all of its
+      frames with it, with a prior that depends on the word (a ``Dense`` on
+      its features). Frames are diagonal Gaussians with one mean per state
+      and one variance per feature.
+
+    Forward-backward over the words gives each frame's posterior
+    probability of belonging to each word; a word's output is the mean of
+    its frames under that posterior (zeros for a word with no frames).
+
+    The model is fitted to the frames alone, by maximum likelihood: during
+    training the layer adds ``loss_weight`` times the negative log-likelihood
+    per valid frame and feature to the model's losses (not during
+    evaluation, so ``val_loss`` stays the label's). The label's gradient
+    does not reach it: learned from the label, a segmentation fits the
+    train split's noise (docs/model.md, the unaligned section).
+
+    Every word's run is at most ``max_frames_per_word`` frames (default
+    ``4 * ceil(F / L) + 2`` for padded lengths ``L`` words and ``F``
+    frames, at most ``F``). A segment whose frames cannot be covered that
+    way (``m > n * max_frames_per_word``) is pooled by relative position
+    instead (word ``t`` takes the frames in ``[t m / n, (t + 1) m / n)``).
+
+    Shapes: ``words`` ``(batch, L, text_dim)``, ``frames`` ``(batch, F,
+    frame_dim)``, ``word_mask`` ``(batch, L)``, ``frame_mask`` ``(batch,
+    F)`` (True = valid). Output ``(batch, L, frame_dim)`` in the frames'
+    dtype. The layer computes in float32 whatever the policy.
+    """
+
+    INITIAL_DURATION_LOG_SD = 0.5
+
+    def __init__(self, frame_dim: int, max_frames_per_word: Optional[int] = None,
+                 loss_weight: float = 1.0, **kwargs):
+        kwargs["dtype"] = "float32"  # log-probabilities summed over hundreds of frames
+        super().__init__(**kwargs)
+        if int(frame_dim) < 1:
+            raise ValueError(f"frame_dim must be >= 1, got {frame_dim}")
+        if max_frames_per_word is not None and int(max_frames_per_word) < 1:
+            raise ValueError(f"max_frames_per_word must be >= 1, got {max_frames_per_word}")
+        if not float(loss_weight) > 0:
+            raise ValueError(f"loss_weight must be > 0, got {loss_weight}")
+        self.frame_dim = int(frame_dim)
+        self.max_frames_per_word = (None if max_frames_per_word is None
+                                    else int(max_frames_per_word))
+        self.loss_weight = float(loss_weight)
+        # Zero kernel: every word starts with the same prior.
+        self.state_prior = tf.keras.layers.Dense(1, kernel_initializer="zeros",
+                                                 dtype="float32", name="state_prior")
+
+    def build(self, input_shape):
+        dim = (self.frame_dim,)
+        self.state_means = self.add_weight(
+            name="state_means", shape=(2,) + dim,
+            # Random, not equal: equal means are a saddle of the likelihood.
+            initializer=tf.keras.initializers.RandomNormal(stddev=0.3))
+        self.log_variance = self.add_weight(name="log_variance", shape=dim,
+                                            initializer="zeros")
+        self.duration_log_mean = self.add_weight(name="duration_log_mean", shape=(),
+                                                 initializer="zeros")
+        self.raw_duration_log_sd = self.add_weight(
+            name="raw_duration_log_sd", shape=(),
+            initializer=tf.keras.initializers.Constant(
+                math.log(math.expm1(self.INITIAL_DURATION_LOG_SD))))
+        super().build(input_shape)
+
+    def _max_run(self, words_len: int, frames_len: int) -> int:
+        if self.max_frames_per_word is not None:
+            return min(self.max_frames_per_word, frames_len)
+        return min(frames_len, 4 * math.ceil(frames_len / max(words_len, 1)) + 2)
+
+    def _log_durations(self, rate: tf.Tensor, max_run: int) -> tf.Tensor:
+        """``(batch, max_run + 1)``: log P(a word has k frames), k = 0..max_run."""
+        log_sd = tf.nn.softplus(self.raw_duration_log_sd) + 1e-2
+        k = tf.range(max_run + 1, dtype=tf.float32)[None]
+
+        def below(x):  # P(duration * rate < x)
+            z = (tf.math.log(tf.maximum(x, 1e-6) / rate[:, None]) - self.duration_log_mean)
+            return 0.5 * (1.0 + tf.math.erf(z / (log_sd * math.sqrt(2.0))))
+
+        mass = below(k + 0.5) - tf.where(k > 0, below(k - 0.5), 0.0)
+        log_mass = tf.math.log(tf.maximum(mass, 1e-12))
+        return log_mass - tf.reduce_logsumexp(log_mass, 1, keepdims=True)
+
+    def _frame_log_likelihoods(self, frames, frame_mask):
+        """``(per_state - both (batch, F, 2), both (batch, F))``; 0 at padded frames.
+
+        ``per_state[..., s] = log p(frame | state s)``, ``both = log(p(frame |
+        0) + p(frame | 1))``: subtracting it keeps the cumulative sums small
+        (float32) without changing the posterior.
+        """
+        # The floor keeps a feature that barely varies from making the
+        # likelihood unbounded.
+        variance = tf.exp(self.log_variance) + 1e-3
+        diff = frames[:, :, None, :] - self.state_means  # (B, F, 2, D)
+        per_state = -0.5 * tf.reduce_sum(
+            tf.square(diff) / variance + tf.math.log(variance) + math.log(2 * math.pi), -1)
+        both = tf.reduce_logsumexp(per_state, -1)
+        per_state = tf.where(frame_mask[..., None], per_state - both[..., None], 0.0)
+        return per_state, tf.where(frame_mask, both, 0.0)
+
+    def call(self, words, frames, word_mask, frame_mask, training=False):
+        out_dtype = frames.dtype
+        frame_mask = as_bool_mask(frame_mask)
+        frames = tf.cast(frames, tf.float32)
+        # Padded steps may hold anything (inf after a float16 cast).
+        frames = tf.where(frame_mask[..., None], frames, tf.zeros_like(frames))
+        log_z, membership, feasible = self._posterior(words, frames, word_mask, frame_mask)
+        if training:
+            self._add_likelihood_loss(log_z, frame_mask, feasible)
+        count = tf.reduce_sum(membership, -1, keepdims=True)
+        pooled = tf.matmul(membership, frames) / tf.maximum(count, 1.0)
+        return tf.cast(pooled, out_dtype)
+
+    def membership(self, words, frames, word_mask, frame_mask) -> tf.Tensor:
+        """``(batch, L, F)`` float32: P(frame j belongs to word t); 0 where padded.
+
+        Each valid frame's column sums to 1 over the valid words.
+        """
+        if not self.built:
+            self.build(tf.TensorShape(words.shape))
+        frame_mask = as_bool_mask(frame_mask)
+        frames = tf.where(frame_mask[..., None], tf.cast(frames, tf.float32), 0.0)
+        return self._posterior(words, frames, word_mask, frame_mask)[1]
+
+    def _posterior(self, words, frames, word_mask, frame_mask):
+        """``(log-likelihood (B,), membership (B, L, F), feasible (B,))``."""
+        word_mask = as_bool_mask(word_mask)
+        words = tf.cast(words, tf.float32)
+        words = tf.where(word_mask[..., None], words, tf.zeros_like(words))
+        n_words = tf.reduce_sum(tf.cast(word_mask, tf.int32), 1)
+        # The words cover frames up to the last valid one; a masked frame
+        # before it (an all-zero FACET frame when masks are inferred) is
+        # covered too but tells nothing and is given to no word.
+        positions = tf.range(1, tf.shape(frame_mask)[1] + 1)[None]
+        n_frames = tf.reduce_max(tf.where(frame_mask, positions, 0), 1)
+        max_run = self._max_run(words.shape[1], frames.shape[1])
+        feasible = n_frames <= n_words * max_run
+        # Only the batch's longest span of frames is computed on.
+        frames_used = tf.reduce_max(n_frames)
+        log_z, boundaries = self._forward_backward(
+            words, frames[:, :frames_used], word_mask, frame_mask[:, :frames_used], n_words,
+            n_frames, max_run)
+        # P(word t's frames start at or before j) - P(they end at or before j)
+        ends = tf.cumsum(boundaries, -1)[..., :-1]  # (B, L, frames_used)
+        starts = tf.concat([tf.ones_like(ends[:, :1]), ends[:, :-1]], 1)
+        membership = tf.maximum(starts - ends, 0.0)
+        membership = tf.pad(membership, [[0, 0], [0, 0], [0, tf.shape(frames)[1] - frames_used]])
+        membership = tf.where(feasible[:, None, None], membership,
+                              self._relative_position(n_words, n_frames, membership))
+        membership = tf.where(word_mask[..., None] & frame_mask[:, None, :], membership, 0.0)
+        return log_z, membership, feasible
+
+    def _forward_backward(self, words, frames, word_mask, frame_mask, n_words, n_frames,
+                          max_run):
+        """``(log-likelihood (B,), boundary posteriors (B, L, F + 1))``.
+
+        Boundary posterior ``[b, t, j]``: P(word t's frames end before frame j).
+        """
+        rate = (tf.cast(tf.maximum(n_frames, 1), tf.float32)
+                / tf.cast(tf.maximum(n_words, 1), tf.float32))
+        log_durations = tf.transpose(self._log_durations(rate, max_run))[:, :, None]
+        per_state, both = self._frame_log_likelihoods(frames, frame_mask)
+        zero = tf.zeros_like(both[:, :1])
+        cumulative = [tf.concat([zero, tf.cumsum(per_state[..., s], 1)], 1) for s in (0, 1)]
+        width = tf.shape(cumulative[0])[1]  # F + 1
+        k_index = tf.range(max_run + 1)[:, None, None]  # (K+1, 1, 1)
+        j_index = tf.range(width)[None, None]  # (1, 1, F+1)
+        # The loops stop after the batch's longest segment (words are a prefix).
+        words_used = tf.maximum(tf.reduce_max(n_words), 1)
+        prior = self.state_prior(words[:, :words_used])[..., 0]
+        log_prior = tf.stack([tf.math.log_sigmoid(-prior), tf.math.log_sigmoid(prior)], -1)
+        log_prior = tf.transpose(log_prior, [1, 0, 2])[:, None, :, None, :]  # (L, 1, B, 1, 2)
+        cumulative = tf.stack(cumulative, -1)  # (B, F+1, 2)
+
+        def word_runs(frames_before, fits):
+            """(L, K+1, B, F+1): log P(word t takes the k frames ending / starting at j)."""
+            runs = tf.reduce_logsumexp(log_prior + frames_before, -1)
+            return tf.where(fits[None], runs + log_durations[None], _LOG_ZERO)
+
+        # Indexed by a run's first boundary j (frames [j, j + k)) for the
+        # backward loop, by its last (frames [j - k, j)) for the forward one.
+        runs_by_start = word_runs(
+            tf.stack([_earlier(cumulative, k) - cumulative for k in range(max_run + 1)]),
+            j_index + k_index < width)
+        runs_by_end = tf.stack([_later(runs_by_start[:, k], k, axis=2, fill=_LOG_ZERO)
+                                for k in range(max_run + 1)], 1)
+
+        positions = j_index[0]
+        start = tf.where(positions == 0, 0.0, _LOG_ZERO) + tf.zeros_like(both[:, :1])
+        end = tf.where(positions == n_frames[:, None], 0.0, _LOG_ZERO)
+        pad = tf.fill([max_run, tf.shape(start)[0]], _LOG_ZERO)
+
+        def before(x):  # (K+1, B, F+1): x[b, j - k], log(0) where j < k
+            padded = tf.concat([pad, tf.transpose(x)], 0)
+            return tf.transpose(tf.gather(padded, max_run + j_index[0] - k_index[:, 0]),
+                                [0, 2, 1])
+
+        def after(x):  # (K+1, B, F+1): x[b, j + k], log(0) past the end
+            padded = tf.concat([tf.transpose(x), pad], 0)
+            return tf.transpose(tf.gather(padded, j_index[0] + k_index[:, 0]), [0, 2, 1])
+
+        def forward(alpha, step):  # alpha[b, j]: log P(frames < j, the words so far end at j)
+            runs_t, valid_t = step
+            new = tf.reduce_logsumexp(runs_t + before(alpha), 0)
+            return tf.where(valid_t[:, None], tf.maximum(new, _LOG_ZERO), alpha)
+
+        def backward(beta, step):  # beta[b, j]: log P(frames >= j | the next word starts at j)
+            runs_t, valid_t = step
+            new = tf.reduce_logsumexp(runs_t + after(beta), 0)
+            return tf.where(valid_t[:, None], tf.maximum(new, _LOG_ZERO), beta)
+
+        valid = tf.transpose(word_mask)[:words_used]  # (words_used, B)
+        # Both loops run without gradient; the likelihood's gradient comes
+        # from the posterior below (Fisher's identity).
+        alphas = tf.scan(forward, (tf.stop_gradient(runs_by_end), valid),
+                         initializer=start)  # after word t
+        betas = tf.scan(backward, (tf.stop_gradient(runs_by_start), valid),
+                        initializer=end, reverse=True)  # before word t
+        following = tf.concat([betas[1:], end[None]], 0)
+        log_z = tf.gather(alphas[-1], n_frames, batch_dims=1)  # (B,)
+        # d log Z = E[d log p(segmentation, frames)]: the expected score of
+        # each word's run under the posterior, with the posterior held fixed.
+        preceding = tf.concat([start[None], alphas[:-1]], 0)  # before word t
+        padded = tf.concat([following, tf.fill(
+            tf.concat([tf.shape(following)[:2], [max_run]], 0), _LOG_ZERO)], -1)
+        following_by_k = tf.transpose(tf.gather(padded, j_index[0] + k_index[:, 0], axis=2),
+                                      [0, 2, 1, 3])  # (T, K+1, B, F+1): beta_t[a + k]
+        log_run_posterior = (preceding[:, None] + runs_by_start + following_by_k
+                             - log_z[None, None, :, None])
+        usable = valid[:, None, :, None] & (log_z > _LOG_ZERO / 2)[None, None, :, None]
+        run_posterior = tf.exp(tf.where(usable, tf.stop_gradient(log_run_posterior),
+                                        _LOG_ZERO))
+        expected = tf.reduce_sum(run_posterior * runs_by_start, [0, 1, 3])
+        log_z = (tf.stop_gradient(log_z) + expected - tf.stop_gradient(expected)
+                 + tf.reduce_sum(both, 1))
+        boundaries = tf.nn.softmax(alphas + following, -1)
+        # No segment has words past the longest one.
+        unused = tf.shape(word_mask)[1] - words_used
+        boundaries = tf.concat(
+            [boundaries, tf.zeros(tf.concat([[unused], tf.shape(boundaries)[1:]], 0))], 0)
+        return log_z, tf.transpose(boundaries, [1, 0, 2])
+
+    def _add_likelihood_loss(self, log_z, frame_mask, feasible):
+        counted = tf.cast(frame_mask, tf.float32) * tf.cast(feasible, tf.float32)[:, None]
+        per_value = tf.maximum(tf.reduce_sum(counted), 1.0) * float(self.frame_dim)
+        log_z = tf.where(feasible, log_z, 0.0)
+        self.add_loss(self.loss_weight * -tf.reduce_sum(log_z) / per_value)
+
+    @staticmethod
+    def _relative_position(n_words, n_frames, like):
+        """``(B, L, F)``: frame j belongs to word floor((j + 0.5) n / m)."""
+        j = tf.cast(tf.range(tf.shape(like)[2]), tf.float32)[None]
+        word = tf.floor((j + 0.5) * tf.cast(n_words, tf.float32)[:, None]
+                        / tf.cast(tf.maximum(n_frames, 1), tf.float32)[:, None])
+        return tf.one_hot(tf.cast(word, tf.int32), tf.shape(like)[1], axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dtype", None)  # always float32 (see __init__)
+        config.update({"frame_dim": self.frame_dim,
+                       "max_frames_per_word": self.max_frames_per_word,
+                       "loss_weight": self.loss_weight})
+        return config
