@@ -173,13 +173,15 @@ def test_likelihood_and_its_gradient_match_a_sum_over_every_segmentation(rng):
         emission = per_state[0] + both[0][:, None]  # (5, 2): log p(frame | state)
         prior = layer.state_prior(words)[0, :, 0]
         log_prior = tf.stack([tf.math.log_sigmoid(-prior), tf.math.log_sigmoid(prior)], -1)
-        paths, owners = [], []
+        paths, owners, word_states = [], [], []
         for runs in itertools.product(range(4), repeat=3):
             if sum(runs) != 5:
                 continue
             starts = np.cumsum((0,) + runs)
             for states in itertools.product((0, 1), repeat=3):
                 owners.append(np.repeat(np.arange(3), runs))
+                word_states.append(np.array([[k > 0 and s == state for state in (0, 1)]
+                                             for k, s in zip(runs, states)], float))
                 paths.append(tf.add_n([
                     log_prior[t, s] + durations[k]
                     + tf.reduce_sum(emission[starts[t]:starts[t] + k, s])
@@ -194,3 +196,6 @@ def test_likelihood_and_its_gradient_match_a_sum_over_every_segmentation(rng):
     want = sum(w * (np.arange(3)[:, None] == owner[None]) for w, owner in zip(weights, owners))
     got = layer.membership(words, frames, *masks).numpy()[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
+    # And each word's state, where it has frames.
+    want = sum(w * states for w, states in zip(weights, word_states))
+    np.testing.assert_allclose(layer.states(words, frames, *masks).numpy()[0], want, atol=1e-5)
