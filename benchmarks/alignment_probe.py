@@ -8,8 +8,8 @@ each run's weights and the transformed data under its work folder)::
 The built-in unaligned function is known (``msa_data.synth``): a segment's
 label is ``sum_t c_t (1 + e_t + g_t)`` plus noise, with ``c_t = <text_t, u>``
 and ``e_t``/``g_t`` the audio/video cue of word ``t``. The probe loads the
-trained model, runs its learned :class:`~trainer.models.alignment.SoftWordAlignment`
-layers on the transformed train and test splits, and scores linear read-outs
+trained model, runs its learned aligners (``SoftWordAlignment`` or
+``SegmentalWordAlignment``) on the transformed train and test splits, and scores linear read-outs
 that swap the known function's parts for the model's, one at a time (each
 fitted on train, scored on test):
 
@@ -133,9 +133,19 @@ def main(argv=None) -> int:
     for name, mae in results.items():
         print(f"{name:52s} test MAE {mae:.4f}")
     print(f"{'the model itself (serving signature)':52s} test MAE {model_mae:.4f}")
-    for aligner in core.aligners:
-        width = float(tf.nn.softplus(aligner.raw_width)) + 1e-3
-        print(f"{aligner.name}: learned width {width:.3f} words, shift {float(aligner.shift):+.4f}")
+    for aligner, cue_dims in zip(core.aligners, (AUDIO_CUE_DIMS, VIDEO_CUE_DIMS)):
+        if hasattr(aligner, "raw_width"):  # soft
+            width = float(tf.nn.softplus(aligner.raw_width)) + 1e-3
+            print(f"{aligner.name}: learned width {width:.3f} words, shift "
+                  f"{float(aligner.shift):+.4f}")
+        else:  # segmental
+            gap = np.abs(np.diff(aligner.state_means.numpy(), axis=0))[0]
+            cue = gap[list(cue_dims)].mean()
+            rest = np.delete(gap, list(cue_dims)).mean()
+            log_sd = float(tf.nn.softplus(aligner.raw_duration_log_sd)) + 1e-2
+            print(f"{aligner.name}: state means apart by {cue:.2f} on the cue features, "
+                  f"{rest:.3f} on the others; word durations log-mean "
+                  f"{float(aligner.duration_log_mean):+.3f}, log-sd {log_sd:.3f}")
     return 0
 
 

@@ -191,16 +191,18 @@ def test_alignment_options_resolve_from_the_data():
     on = config.resolve_alignment(True)
     assert (on.word_fusion, on.shared_positions, on.word_alignment) == ("on", "on", "steps")
     assert on.word_context == "on"
-    # Unaligned data: the word-level path stays, on soft alignment, without word context.
+    # Unaligned data: the word-level path stays, on segmental alignment, without word context.
     off = config.resolve_alignment(False)
-    assert (off.word_fusion, off.shared_positions, off.word_alignment) == ("on", "off", "soft")
+    assert (off.word_fusion, off.shared_positions, off.word_alignment) == (
+        "on", "off", "segmental")
     assert off.word_context == "off"
     # An explicit choice is kept either way.
     assert TrainerConfig(word_context="on").resolve_alignment(False).word_context == "on"
     # Different --max-len per modality can never be word-aligned.
     unequal = TrainerConfig(max_lens={"text": 50, "audio": 80, "video": 50})
-    assert unequal.resolve_alignment(True).word_alignment == "soft"
-    assert TrainerConfig(word_fusion="on").resolve_alignment(False).word_alignment == "soft"
+    assert unequal.resolve_alignment(True).word_alignment == "segmental"
+    assert TrainerConfig(word_fusion="on").resolve_alignment(False).word_alignment == "segmental"
+    assert TrainerConfig(word_alignment="soft").resolve_alignment(False).word_alignment == "soft"
     with pytest.raises(ValueError, match="word-alignment steps: needs word-aligned data"):
         TrainerConfig(word_alignment="steps").resolve_alignment(False)
     with pytest.raises(ValueError, match="shared-positions on: needs word-aligned data"):

@@ -87,7 +87,7 @@ class TrainerConfig:
         "step t is word t); for unaligned data soft (learned soft alignment on normalised "
         "time) or segmental (a segmentation of the frames into words, fitted to the frames: "
         "word durations, and a word's frames share its state); auto: steps when the train "
-        "split is word-aligned, else soft",
+        "split is word-aligned, else segmental",
         choices=WORD_ALIGNMENT_VALUES)
     word_fusion_channels: int = setting(1, "channels of the word-level fusion path",
                                         check=POSITIVE_INT)
@@ -193,16 +193,16 @@ class TrainerConfig:
         """'auto' options -> what suits data that is (not) word-aligned.
 
         ``shared_positions`` and ``word_context``: on for aligned data, else
-        off. ``word_fusion``: on (``word_alignment`` soft makes it work on
-        unaligned data).
-        ``word_alignment``: steps for aligned data, else soft. Raises
+        off. ``word_fusion``: on (``word_alignment`` segmental makes it work
+        on unaligned data).
+        ``word_alignment``: steps for aligned data, else segmental. Raises
         ValueError naming the option when an explicit value needs word-aligned
         data and this data is not.
         """
         aligned = data_aligned and self.aligned_lengths()
         alignment = self.word_alignment
         if alignment == "auto":
-            alignment = "steps" if aligned else "soft"
+            alignment = "steps" if aligned else "segmental"
         changes = {"word_alignment": alignment}
         needs_steps = {"shared_positions": "on", "word_alignment": "steps"}
         if alignment == "steps":
@@ -216,7 +216,7 @@ class TrainerConfig:
                     f"{name.replace('_', '-')} {value}: needs word-aligned data (every segment's "
                     "text, audio and video of one length, and one --max-len for all three); "
                     "this data is not; expected auto, or "
-                    + ("soft" if name == "word_alignment" else "off"))
+                    + ("segmental or soft" if name == "word_alignment" else "off"))
         return dataclasses.replace(self, **changes)
 
     def model_kwargs(self) -> Dict[str, Any]:

@@ -8,29 +8,7 @@ from typing import Optional
 import tensorflow as tf
 
 from trainer.models.positional import as_bool_mask
-
-# log(0) stand-in: far below any real log-probability, finite so that
-# float32 sums of a few of them stay finite.
-_LOG_ZERO = -1e9
-
-
-def _later(x: tf.Tensor, k: int, axis: int = 1, fill: float = 0.0) -> tf.Tensor:
-    """``x`` moved ``k`` places later along ``axis``; the first ``k`` places hold ``fill``."""
-    if k == 0:
-        return x
-    shape = tf.shape(x)
-    moved = tf.minimum(k, shape[axis])  # k may pass the end of a short batch
-    head = tf.fill(tf.concat([shape[:axis], [moved], shape[axis + 1:]], 0),
-                   tf.cast(fill, x.dtype))
-    body = tf.gather(x, tf.range(shape[axis] - moved), axis=axis)
-    return tf.concat([head, body], axis)
-
-
-def _earlier(x: tf.Tensor, k: int) -> tf.Tensor:
-    """``x`` moved ``k`` places earlier along axis 1; the last ``k`` places hold 0."""
-    if k == 0:
-        return x
-    return tf.concat([x[:, k:], tf.zeros_like(x[:, :k])], 1)
+from trainer.models.word_segmentation import segment_words
 
 
 @tf.keras.utils.register_keras_serializable(package="msa")
@@ -226,97 +204,23 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
                           max_run):
         """``(log-likelihood (B,), boundaries (B, L, F + 1), states (B, L, 2))``.
 
-        ``boundaries[b, t, j]``: P(word t's frames end before frame j);
-        ``states[b, t, s]``: P(word t has frames, all in state s).
+        :func:`~trainer.models.word_segmentation.segment_words` on this
+        layer's scores, over the batch's longest segment only.
         """
         rate = (tf.cast(tf.maximum(n_frames, 1), tf.float32)
                 / tf.cast(tf.maximum(n_words, 1), tf.float32))
-        log_durations = tf.transpose(self._log_durations(rate, max_run))[:, :, None]
         per_state, both = self._frame_log_likelihoods(frames, frame_mask)
-        zero = tf.zeros_like(both[:, :1])
-        cumulative = [tf.concat([zero, tf.cumsum(per_state[..., s], 1)], 1) for s in (0, 1)]
-        width = tf.shape(cumulative[0])[1]  # F + 1
-        k_index = tf.range(max_run + 1)[:, None, None]  # (K+1, 1, 1)
-        j_index = tf.range(width)[None, None]  # (1, 1, F+1)
         # The loops stop after the batch's longest segment (words are a prefix).
         words_used = tf.maximum(tf.reduce_max(n_words), 1)
         prior = self.state_prior(words[:, :words_used])[..., 0]
         log_prior = tf.stack([tf.math.log_sigmoid(-prior), tf.math.log_sigmoid(prior)], -1)
-        log_prior = tf.transpose(log_prior, [1, 0, 2])[:, None, :, None, :]  # (L, 1, B, 1, 2)
-        cumulative = tf.stack(cumulative, -1)  # (B, F+1, 2)
-
-        def word_runs(by_state, fits):
-            """(L, K+1, B, F+1): log P(word t takes the k frames starting at j)."""
-            runs = tf.reduce_logsumexp(by_state, -1)
-            return tf.where(fits[None], runs + log_durations[None], _LOG_ZERO)
-
-        # Indexed by a run's first boundary j (frames [j, j + k)) for the
-        # backward loop, by its last (frames [j - k, j)) for the forward one.
-        by_state = log_prior + tf.stack(
-            [_earlier(cumulative, k) - cumulative for k in range(max_run + 1)])
-        runs_by_start = word_runs(by_state, j_index + k_index < width)
-        runs_by_end = tf.stack([_later(runs_by_start[:, k], k, axis=2, fill=_LOG_ZERO)
-                                for k in range(max_run + 1)], 1)
-
-        positions = j_index[0]
-        start = tf.where(positions == 0, 0.0, _LOG_ZERO) + tf.zeros_like(both[:, :1])
-        end = tf.where(positions == n_frames[:, None], 0.0, _LOG_ZERO)
-        pad = tf.fill([max_run, tf.shape(start)[0]], _LOG_ZERO)
-
-        def before(x):  # (K+1, B, F+1): x[b, j - k], log(0) where j < k
-            padded = tf.concat([pad, tf.transpose(x)], 0)
-            return tf.transpose(tf.gather(padded, max_run + j_index[0] - k_index[:, 0]),
-                                [0, 2, 1])
-
-        def after(x):  # (K+1, B, F+1): x[b, j + k], log(0) past the end
-            padded = tf.concat([tf.transpose(x), pad], 0)
-            return tf.transpose(tf.gather(padded, j_index[0] + k_index[:, 0]), [0, 2, 1])
-
-        def forward(alpha, step):  # alpha[b, j]: log P(frames < j, the words so far end at j)
-            runs_t, valid_t = step
-            new = tf.reduce_logsumexp(runs_t + before(alpha), 0)
-            return tf.where(valid_t[:, None], tf.maximum(new, _LOG_ZERO), alpha)
-
-        def backward(beta, step):  # beta[b, j]: log P(frames >= j | the next word starts at j)
-            runs_t, valid_t = step
-            new = tf.reduce_logsumexp(runs_t + after(beta), 0)
-            return tf.where(valid_t[:, None], tf.maximum(new, _LOG_ZERO), beta)
-
-        valid = tf.transpose(word_mask)[:words_used]  # (words_used, B)
-        # Both loops run without gradient; the likelihood's gradient comes
-        # from the posterior below (Fisher's identity).
-        alphas = tf.scan(forward, (tf.stop_gradient(runs_by_end), valid),
-                         initializer=start)  # after word t
-        betas = tf.scan(backward, (tf.stop_gradient(runs_by_start), valid),
-                        initializer=end, reverse=True)  # before word t
-        following = tf.concat([betas[1:], end[None]], 0)
-        log_z = tf.gather(alphas[-1], n_frames, batch_dims=1)  # (B,)
-        # d log Z = E[d log p(segmentation, frames)]: the expected score of
-        # each word's run under the posterior, with the posterior held fixed.
-        preceding = tf.concat([start[None], alphas[:-1]], 0)  # before word t
-        padded = tf.concat([following, tf.fill(
-            tf.concat([tf.shape(following)[:2], [max_run]], 0), _LOG_ZERO)], -1)
-        following_by_k = tf.transpose(tf.gather(padded, j_index[0] + k_index[:, 0], axis=2),
-                                      [0, 2, 1, 3])  # (T, K+1, B, F+1): beta_t[a + k]
-        log_run_posterior = (preceding[:, None] + runs_by_start + following_by_k
-                             - log_z[None, None, :, None])
-        usable = valid[:, None, :, None] & (log_z > _LOG_ZERO / 2)[None, None, :, None]
-        run_posterior = tf.exp(tf.where(usable, tf.stop_gradient(log_run_posterior),
-                                        _LOG_ZERO))
-        expected = tf.reduce_sum(run_posterior * runs_by_start, [0, 1, 3])
-        log_z = (tf.stop_gradient(log_z) + expected - tf.stop_gradient(expected)
-                 + tf.reduce_sum(both, 1))
-        # Each state's share of a run (none for a run of no frames).
-        share = tf.nn.softmax(tf.stop_gradient(by_state), -1) * tf.cast(
-            k_index > 0, tf.float32)[None, ..., None]
-        states = tf.einsum("tkba,tkbas->bts", run_posterior, share)
-        boundaries = tf.nn.softmax(alphas + following, -1)
-        # No segment has words past the longest one.
+        log_z, boundaries, states = segment_words(
+            log_prior, per_state, self._log_durations(rate, max_run),
+            word_mask[:, :words_used], n_frames, max_run)
         unused = tf.shape(word_mask)[1] - words_used
-        boundaries = tf.concat(
-            [boundaries, tf.zeros(tf.concat([[unused], tf.shape(boundaries)[1:]], 0))], 0)
+        boundaries = tf.pad(boundaries, [[0, 0], [0, unused], [0, 0]])
         states = tf.pad(states, [[0, 0], [0, unused], [0, 0]])
-        return log_z, tf.transpose(boundaries, [1, 0, 2]), states
+        return log_z + tf.reduce_sum(both, 1), boundaries, states
 
     def _add_likelihood_loss(self, log_z, frame_mask, feasible):
         counted = tf.cast(frame_mask, tf.float32) * tf.cast(feasible, tf.float32)[:, None]
