@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
+from msa_data.synth_cli import _positive_int  # noqa: E402
 from msa_data.synth_features import LENGTH_LOG_SD, LENGTH_MEDIAN  # noqa: E402
 from msa_data.synth_unaligned import frame_words  # noqa: E402
 from trainer.models.alignment import SoftWordAlignment  # noqa: E402
@@ -84,8 +85,8 @@ def step_functions(name, words, word_mask, frames):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--repeats", type=_positive_int, default=15)
+    p.add_argument("--batch", type=_positive_int, default=32)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)

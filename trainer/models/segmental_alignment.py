@@ -180,9 +180,10 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         feasible = n_frames <= n_words * max_run
         # Only the batch's longest span of frames is computed on.
         frames_used = tf.reduce_max(n_frames)
+        per_state, both = self._frame_log_likelihoods(frames, frame_mask)
         log_z, boundaries, states = self._forward_backward(
-            words, frames[:, :frames_used], word_mask, frame_mask[:, :frames_used], n_words,
-            n_frames, max_run)
+            words, per_state[:, :frames_used], word_mask, n_words, n_frames, max_run)
+        log_z += tf.reduce_sum(both, 1)
         # P(word t's frames start at or before j) - P(they end at or before j)
         ends = tf.cumsum(boundaries, -1)[..., :-1]  # (B, L, frames_used)
         starts = tf.concat([tf.ones_like(ends[:, :1]), ends[:, :-1]], 1)
@@ -193,23 +194,22 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         membership = tf.where(word_mask[..., None] & frame_mask[:, None, :], membership, 0.0)
         # Where no segmentation fits, each frame's state is judged alone (an
         # even prior) and a word's is the mean over its frames.
-        per_state, _ = self._frame_log_likelihoods(frames, frame_mask)
         alone = tf.matmul(membership, tf.nn.softmax(tf.stop_gradient(per_state), -1))
         alone /= tf.maximum(tf.reduce_sum(membership, -1, keepdims=True), 1.0)
         states = tf.where(feasible[:, None, None], states, alone)
         states = tf.where(word_mask[..., None], states, 0.0)
         return log_z, membership, states, feasible
 
-    def _forward_backward(self, words, frames, word_mask, frame_mask, n_words, n_frames,
-                          max_run):
+    def _forward_backward(self, words, per_state, word_mask, n_words, n_frames, max_run):
         """``(log-likelihood (B,), boundaries (B, L, F + 1), states (B, L, 2))``.
 
         :func:`~trainer.models.word_segmentation.segment_words` on this
-        layer's scores, over the batch's longest segment only.
+        layer's scores, over the batch's longest segment only. The
+        log-likelihood lacks the frames' term shared by both states
+        (``both`` of :meth:`_frame_log_likelihoods`).
         """
         rate = (tf.cast(tf.maximum(n_frames, 1), tf.float32)
                 / tf.cast(tf.maximum(n_words, 1), tf.float32))
-        per_state, both = self._frame_log_likelihoods(frames, frame_mask)
         # The loops stop after the batch's longest segment (words are a prefix).
         words_used = tf.maximum(tf.reduce_max(n_words), 1)
         prior = self.state_prior(words[:, :words_used])[..., 0]
@@ -220,7 +220,7 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         unused = tf.shape(word_mask)[1] - words_used
         boundaries = tf.pad(boundaries, [[0, 0], [0, unused], [0, 0]])
         states = tf.pad(states, [[0, 0], [0, unused], [0, 0]])
-        return log_z + tf.reduce_sum(both, 1), boundaries, states
+        return log_z, boundaries, states
 
     def _add_likelihood_loss(self, log_z, frame_mask, feasible):
         counted = tf.cast(frame_mask, tf.float32) * tf.cast(feasible, tf.float32)[:, None]
