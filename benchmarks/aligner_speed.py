@@ -74,7 +74,9 @@ def step_functions(name, words, word_mask, frames):
         with tf.GradientTape() as tape:
             loss = forward(True)
         variables = [v for m in FRAMES for v in layers[m].trainable_variables]
-        return tape.gradient(loss, variables)
+        # The loss too: the outputs carry no gradient to the segmental
+        # layer's own weights, and an unused output would not be computed.
+        return loss, tape.gradient(loss, variables)
 
     @tf.function
     def infer():
