@@ -131,17 +131,12 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         return per_state, tf.where(frame_mask, both, 0.0)
 
     def call(self, words, frames, word_mask, frame_mask, training=False):
-        out_dtype = frames.dtype
-        frame_mask = as_bool_mask(frame_mask)
-        frames = tf.cast(frames, tf.float32)
-        # Padded steps may hold anything (inf after a float16 cast).
-        frames = tf.where(frame_mask[..., None], frames, tf.zeros_like(frames))
         log_z, _, states, feasible = self._posterior(words, frames, word_mask, frame_mask)
         if training:
-            self._add_likelihood_loss(log_z, frame_mask, feasible)
+            self._add_likelihood_loss(log_z, as_bool_mask(frame_mask), feasible)
         # The label does not train the state means either.
         expected = tf.einsum("bls,sd->bld", states, tf.stop_gradient(self.state_means))
-        return tf.cast(expected, out_dtype)
+        return tf.cast(expected, frames.dtype)
 
     def membership(self, words, frames, word_mask, frame_mask) -> tf.Tensor:
         """``(batch, L, F)`` float32: P(frame j belongs to word t); 0 where padded.
@@ -150,8 +145,6 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         """
         if not self.built:
             self.build(tf.TensorShape(words.shape))
-        frame_mask = as_bool_mask(frame_mask)
-        frames = tf.where(frame_mask[..., None], tf.cast(frames, tf.float32), 0.0)
         return self._posterior(words, frames, word_mask, frame_mask)[1]
 
     def states(self, words, frames, word_mask, frame_mask) -> tf.Tensor:
@@ -161,12 +154,13 @@ class SegmentalWordAlignment(tf.keras.layers.Layer):
         """
         if not self.built:
             self.build(tf.TensorShape(words.shape))
-        frame_mask = as_bool_mask(frame_mask)
-        frames = tf.where(frame_mask[..., None], tf.cast(frames, tf.float32), 0.0)
         return self._posterior(words, frames, word_mask, frame_mask)[2]
 
     def _posterior(self, words, frames, word_mask, frame_mask):
         """``(log-likelihood (B,), membership (B, L, F), states (B, L, 2), feasible (B,))``."""
+        frame_mask = as_bool_mask(frame_mask)
+        # Padded steps may hold anything (inf after a float16 cast).
+        frames = tf.where(frame_mask[..., None], tf.cast(frames, tf.float32), 0.0)
         word_mask = as_bool_mask(word_mask)
         words = tf.cast(words, tf.float32)
         words = tf.where(word_mask[..., None], words, tf.zeros_like(words))
